@@ -260,3 +260,12 @@ func rejectScenario(t testing.TB, formats, rtpmaps string, want int) string {
 </scenario>
 `)
 }
+
+func readFile(t testing.TB, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
