@@ -1,0 +1,168 @@
+package embedded
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/parley-cc/parley/knowledge/index"
+	"github.com/parley-cc/parley/knowledge/index/indextest"
+)
+
+func TestContract(t *testing.T) {
+	indextest.Run(t, func(t *testing.T, dim int) index.Index {
+		x, err := Open(Options{Dimension: dim, Dir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x
+	})
+}
+
+func randomPoints(r *rand.Rand, n, dim int) []index.Point {
+	pts := make([]index.Point, n)
+	for i := range pts {
+		v := make([]float32, dim)
+		for j := range v {
+			v[j] = float32(r.NormFloat64())
+		}
+		pts[i] = index.Point{ID: "p" + string(rune('a'+i%26)) + itoa(i), DocumentID: "d" + itoa(i/4), Category: []string{"c", itoa(i % 3)},
+			Tags: []string{"t" + itoa(i%2)}, Language: "en", Published: true, Hash: itoa(i), Vector: normalize(v)}
+	}
+	return pts
+}
+
+func itoa(i int) string {
+	return string(rune('0'+i/1000%10)) + string(rune('0'+i/100%10)) + string(rune('0'+i/10%10)) + string(rune('0'+i%10))
+}
+
+func normalize(v []float32) []float32 {
+	var n float32
+	for _, f := range v {
+		n += f * f
+	}
+	out := make([]float32, len(v))
+	for i := range v {
+		out[i] = v[i] / sqrt32(n)
+	}
+	return out
+}
+
+func sqrt32(x float32) float32 {
+	z := x
+	for i := 0; i < 30; i++ {
+		z = (z + x/z) / 2
+	}
+	return z
+}
+
+func TestPersistRoundTripAndCorruption(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	x, err := Open(Options{Dimension: 8, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts := randomPoints(rand.New(rand.NewPCG(1, 2)), 50, 8)
+	if err := x.Upsert(ctx, pts); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Delete(ctx, []string{pts[3].ID}); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := x.Search(ctx, pts[10].Vector, 5, index.Filter{Tags: []string{"t0000"}})
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	y, err := Open(Options{Dimension: 8, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if y.Len() != 49 {
+		t.Fatalf("reopened index has %d points, want 49", y.Len())
+	}
+	got, _ := y.Search(ctx, pts[10].Vector, 5, index.Filter{Tags: []string{"t0000"}})
+	if len(want) == 0 {
+		t.Fatal("filtered search found nothing before reopen")
+	}
+	if len(got) != len(want) || got[0].ID != want[0].ID || got[len(got)-1].ID != want[len(want)-1].ID {
+		t.Fatalf("search after reopen differs: got %v want %v", got, want)
+	}
+	y.Close()
+	if _, err := Open(Options{Dimension: 16, Dir: dir}); err == nil {
+		t.Fatal("opening with another dimension must fail")
+	}
+	path := filepath.Join(dir, fileName)
+	data, _ := os.ReadFile(path)
+	data[len(data)/2] ^= 0xff
+	os.WriteFile(path, data, 0o644)
+	if _, err := Open(Options{Dimension: 8, Dir: dir}); err == nil {
+		t.Fatal("opening a corrupted file must fail")
+	}
+}
+
+// TestIVFRecall checks that IVF search finds what exhaustive search finds
+// on clustered data, and that restrictive filters still return k hits.
+func TestIVFRecall(t *testing.T) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(3, 4))
+	const n, dim = 4000, 32
+	pts := clustered(r, n, dim, 40)
+	exact, _ := Open(Options{Dimension: dim, IVFMinPoints: -1})
+	ivf, _ := Open(Options{Dimension: dim, IVFMinPoints: 1000, Probes: 8})
+	for _, x := range []*Index{exact, ivf} {
+		if err := x.Upsert(ctx, pts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(ivf.lists) < 16 {
+		t.Fatalf("IVF not built: %d lists", len(ivf.lists))
+	}
+	found, total := 0, 0
+	for i := 0; i < 100; i++ {
+		q := jitter(r, pts[r.IntN(n)].Vector, 0.3)
+		a, _ := exact.Search(ctx, q, 10, index.Filter{})
+		b, _ := ivf.Search(ctx, q, 10, index.Filter{})
+		set := map[string]bool{}
+		for _, h := range b {
+			set[h.ID] = true
+		}
+		for _, h := range a {
+			total++
+			if set[h.ID] {
+				found++
+			}
+		}
+	}
+	if recall := float64(found) / float64(total); recall < 0.9 {
+		t.Fatalf("IVF recall@10 = %.3f, want >= 0.9", recall)
+	}
+	// A filter matching 1 point in 4000 must still find it.
+	hits, _ := ivf.Search(ctx, pts[0].Vector, 3, index.Filter{CategoryPrefix: []string{"rare"}})
+	if len(hits) != 1 || hits[0].ID != "rare" {
+		t.Fatalf("restrictive filter under IVF: got %v", hits)
+	}
+}
+
+func clustered(r *rand.Rand, n, dim, k int) []index.Point {
+	centers := make([][]float32, k)
+	for i := range centers {
+		centers[i] = randomPoints(r, 1, dim)[0].Vector
+	}
+	pts := randomPoints(r, n, dim)
+	for i := range pts {
+		pts[i].Vector = jitter(r, centers[i%k], 0.5)
+	}
+	pts[n-1].ID, pts[n-1].Category = "rare", []string{"rare"}
+	return pts
+}
+
+func jitter(r *rand.Rand, v []float32, s float64) []float32 {
+	out := make([]float32, len(v))
+	for i := range v {
+		out[i] = v[i] + float32(s*r.NormFloat64()/float64(len(v))*4)
+	}
+	return normalize(out)
+}

@@ -1,0 +1,57 @@
+package kbeval
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/parley-cc/parley/knowledge"
+	"github.com/parley-cc/parley/knowledge/embed/local"
+)
+
+// TestTuneStackFAQ is a parameter sweep on the EVEN threads only (the odd
+// threads stay held out); it runs only with KB_TUNE=1 and just logs.
+func TestTuneStackFAQ(t *testing.T) {
+	if os.Getenv("KB_TUNE") == "" {
+		t.Skip("set KB_TUNE=1 to sweep ranking parameters on the even StackFAQ threads")
+	}
+	docs, queries := stackFAQ(t)
+	tune := split(queries, 0)
+	ctx := context.Background()
+	type cfg struct {
+		name string
+		lo   local.Options
+		kc   knowledge.Config
+	}
+	var cfgs []cfg
+	for _, tw := range []float64{1.5, 2, 3, 4} {
+		for _, vtw := range []float64{0.4, 0.7, 1.0, 1.5} {
+			for _, cw := range []float64{0.5, 0.8, 1.2} {
+				for _, vw := range []float64{0.7, 1, 1.5} {
+					for _, k := range []float64{10, 30, 60} {
+						cfgs = append(cfgs, cfg{
+							lo: local.Options{CharWeight: cw},
+							kc: knowledge.Config{TitleWeight: tw, VectorTitleWeight: vtw, VectorWeight: vw, RRFK: k},
+						})
+					}
+				}
+			}
+		}
+	}
+	best := 0.0
+	for _, c := range cfgs {
+		kb, err := Build(ctx, docs, Options{Config: c.kc, Embedder: local.New(c.lo)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := Evaluate(ctx, kb, tune, knowledge.Hybrid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		score := m.MRR + 0.5*m.Recall1
+		if score > best {
+			best = score
+			t.Logf("best so far: tw=%.1f vtw=%.1f cw=%.1f vw=%.1f k=%.0f  %v", c.kc.TitleWeight, c.kc.VectorTitleWeight, c.lo.CharWeight, c.kc.VectorWeight, c.kc.RRFK, m)
+		}
+	}
+}
