@@ -151,9 +151,15 @@ func (b *Base) Ingest(ctx context.Context, d Document) (IngestResult, error) {
 		cs.point.Hash = cs.hash(b.emb.Model())
 		states[i] = cs
 	}
-	existing, err := b.indexedHashes(ctx, d.ID)
+	existing, known, err := b.indexedHashes(ctx, d.ID)
 	if err != nil {
 		return res, err
+	}
+	if !known {
+		// The index could not say what it holds: replace the document whole.
+		if err := b.idx.DeleteDocument(ctx, d.ID); err != nil {
+			return res, fmt.Errorf("ingest document %q: clear old chunks: %w", d.ID, err)
+		}
 	}
 	var changed []*chunkState
 	keep := map[string]bool{}
@@ -215,8 +221,9 @@ func (b *Base) Ingest(ctx context.Context, d Document) (IngestResult, error) {
 }
 
 // indexedHashes returns the chunk hashes of a document, from memory when
-// known and from the index otherwise.
-func (b *Base) indexedHashes(ctx context.Context, id string) (map[string]string, error) {
+// known and from the index otherwise; known is false when the index is
+// unavailable and the caller must replace the document whole.
+func (b *Base) indexedHashes(ctx context.Context, id string) (hashes map[string]string, known bool, err error) {
 	b.mu.RLock()
 	ds := b.docs[id]
 	if ds != nil {
@@ -225,18 +232,22 @@ func (b *Base) indexedHashes(ctx context.Context, id string) (map[string]string,
 			out[cid] = b.chunks[cid].point.Hash
 		}
 		b.mu.RUnlock()
-		return out, nil
+		return out, true, nil
 	}
 	b.mu.RUnlock()
 	refs, err := b.idx.Chunks(ctx, id)
+	if errors.Is(err, index.ErrUnavailable) {
+		b.cfg.Logger.Warn("vector index unavailable: re-indexing document whole", "document", id, "err", err)
+		return map[string]string{}, false, nil
+	}
 	if err != nil {
-		return nil, fmt.Errorf("ingest document %q: list indexed chunks: %w", id, err)
+		return nil, false, fmt.Errorf("ingest document %q: list indexed chunks: %w", id, err)
 	}
 	out := make(map[string]string, len(refs))
 	for _, r := range refs {
 		out[r.ID] = r.Hash
 	}
-	return out, nil
+	return out, true, nil
 }
 
 func (cs *chunkState) hash(model string) string {
