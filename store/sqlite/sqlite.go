@@ -45,6 +45,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" {
 		return nil, store.Invalidf("sqlite: database path is empty")
 	}
+	if strings.ContainsRune(path, '?') || strings.HasPrefix(path, "file:") {
+		return nil, store.Invalidf("sqlite: database path %q: give a plain file path (no '?', no file: URI)", path)
+	}
 	memory := path == ":memory:"
 	if !memory {
 		if dir := filepath.Dir(path); dir != "" {
@@ -94,10 +97,9 @@ func dsn(path string, memory, readOnly bool) string {
 	} else {
 		q.Set("_txlock", "immediate")
 	}
-	if memory {
-		return ":memory:?" + q.Encode()
-	}
-	return "file:" + strings.ReplaceAll(path, "?", "%3F") + "?" + q.Encode()
+	// A plain name (not a file: URI) reaches SQLite as is, whatever
+	// characters it holds; the driver strips the query first.
+	return path + "?" + q.Encode()
 }
 
 func open(dsn string, conns int) (*sql.DB, error) {

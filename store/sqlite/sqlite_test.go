@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,9 +16,14 @@ import (
 
 func openTemp(t testing.TB) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "nested", "dir", "parley.db"))
+	// Odd characters in the path must not be read as URI syntax.
+	path := filepath.Join(t.TempDir(), "nested dir #1", "100%", "parley.db")
+	s, err := Open(context.Background(), path)
 	if err != nil {
 		t.Fatalf("open: %v", err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("database file not at the path given: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := s.Close(); err != nil {
@@ -83,8 +89,10 @@ func TestMigrationsIdempotentAndVersioned(t *testing.T) {
 
 func TestOpenErrors(t *testing.T) {
 	ctx := context.Background()
-	if _, err := Open(ctx, ""); err == nil {
-		t.Fatal("empty path opened")
+	for _, bad := range []string{"", "parley.db?mode=ro", "file:parley.db"} {
+		if _, err := Open(ctx, bad); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("Open(%q): %v, want ErrInvalid", bad, err)
+		}
 	}
 	// A parent that is a file cannot be created.
 	file := filepath.Join(t.TempDir(), "file")

@@ -16,13 +16,10 @@ import (
 func BenchmarkAppendTurn(b *testing.B, s store.Store) {
 	ctx := context.Background()
 	var calls atomic.Int64
-	newCall := func(b *testing.B) string {
+	newCall := func() (string, error) {
 		id := fmt.Sprintf("bench-%d", calls.Add(1))
 		c := store.Call{ID: id, State: store.CallBot}
-		if err := s.SaveCall(ctx, &c); err != nil {
-			b.Fatal(err)
-		}
-		return id
+		return id, s.SaveCall(ctx, &c)
 	}
 	turn := func(id string, seq int) store.Turn {
 		return store.Turn{CallID: id, Seq: seq, Speaker: store.SpeakerCaller, Text: "I would like to check my last invoice, please.",
@@ -30,7 +27,10 @@ func BenchmarkAppendTurn(b *testing.B, s store.Store) {
 			Timings: store.Timings{ASRFinalMs: 180, LLMFirstTokenMs: 320, TTSFirstAudioMs: 410, FirstRTPOutMs: 430}, At: time.Now()}
 	}
 	b.Run("serial", func(b *testing.B) {
-		id := newCall(b)
+		id, err := newCall()
+		if err != nil {
+			b.Fatal(err)
+		}
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := range b.N {
@@ -44,7 +44,11 @@ func BenchmarkAppendTurn(b *testing.B, s store.Store) {
 		b.ReportAllocs()
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
-			id := newCall(b)
+			id, err := newCall()
+			if err != nil {
+				b.Error(err)
+				return
+			}
 			for seq := 1; pb.Next(); seq++ {
 				if err := s.AppendTurn(ctx, turn(id, seq)); err != nil {
 					b.Error(err)
