@@ -2,91 +2,22 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/parley-cc/parley/store"
+	"github.com/parley-cc/parley/store/postgres/pgtest"
 	"github.com/parley-cc/parley/store/storetest"
 )
 
-const defaultDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-func testDSN() string {
-	if dsn := os.Getenv("PARLEY_TEST_POSTGRES"); dsn != "" {
-		return dsn
-	}
-	return defaultDSN
-}
-
-// freshSchema creates a uniquely named schema, dropped at cleanup, and
-// returns a DSN whose search_path points at it, so parallel runs never see
-// each other's tables. It skips the test (fails it under CI=true) when
-// PostgreSQL is unreachable.
-func freshSchema(t testing.TB) string {
-	t.Helper()
-	base := testDSN()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		msg := fmt.Sprintf("PostgreSQL unreachable (set PARLEY_TEST_POSTGRES or start it with "+
-			"`pg_ctlcluster --skip-systemctl-redirect <version> main start`): %v", err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	defer conn.Close(context.Background())
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "parley_test_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema %s: %v", schema, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return withSearchPath(t, base, schema)
-}
-
-func withSearchPath(t testing.TB, dsn, schema string) string {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			t.Fatalf("PARLEY_TEST_POSTGRES: %v", err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	return dsn + " search_path=" + schema
-}
-
 func openFresh(t testing.TB) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), freshSchema(t))
+	s, err := Open(context.Background(), pgtest.FreshDSN(t))
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
@@ -104,7 +35,7 @@ func TestConformance(t *testing.T) {
 
 func TestMigrationsIdempotentConcurrentAndVersioned(t *testing.T) {
 	ctx := context.Background()
-	dsn := freshSchema(t)
+	dsn := pgtest.FreshDSN(t)
 	// Nodes starting at once on an empty database migrate it exactly once.
 	const nodes = 4
 	stores := make([]*Store, nodes)
@@ -211,4 +142,30 @@ func TestOpenBadDSN(t *testing.T) {
 func BenchmarkAppendTurn(b *testing.B) {
 	s := openFresh(b)
 	storetest.BenchmarkAppendTurn(b, s)
+}
+
+// PostgreSQL refuses text SQLite takes (NUL bytes, bad UTF-8); such a write
+// must be a permanent ErrInvalid so that WriteBehind does not retry it
+// forever.
+func TestRejectedTextIsInvalid(t *testing.T) {
+	ctx := context.Background()
+	s := openFresh(t)
+	c := store.Call{ID: "call-1", State: store.CallBot}
+	if err := s.SaveCall(ctx, &c); err != nil {
+		t.Fatal(err)
+	}
+	for name, turn := range map[string]store.Turn{
+		"NUL in text":    {CallID: "call-1", Seq: 1, Text: "a\x00b"},
+		"bad UTF-8":      {CallID: "call-1", Seq: 2, Text: "caf\xe9"},
+		"NUL in speaker": {CallID: "call-1", Seq: 3, Speaker: "\x00"},
+	} {
+		err := s.AppendTurn(ctx, turn)
+		if !errors.Is(err, store.ErrInvalid) || !store.IsPermanent(err) {
+			t.Errorf("%s: %v, want a permanent ErrInvalid", name, err)
+		}
+	}
+	ev := store.CallEvent{CallID: "call-1", Seq: 1, Type: "dtmf", Data: map[string]string{"digit": "\x00"}}
+	if err := s.AppendCallEvent(ctx, ev); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("NUL in a JSONB map: %v, want ErrInvalid", err)
+	}
 }
