@@ -159,7 +159,9 @@ func (w *WriteBehind) drain(key string) {
 		}
 
 		w.mu.Lock()
-		q := w.keys[key][1:]
+		q := w.keys[key]
+		q[0] = nil // let the done write's closure be collected
+		q = q[1:]
 		w.pending--
 		if w.pending == 0 {
 			close(w.idle)
