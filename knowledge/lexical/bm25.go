@@ -42,7 +42,6 @@ type Index struct {
 	lens     []float32
 	slots    map[string]int32
 	postings map[string][]posting
-	docTerms [][]string // slot -> distinct terms, for removal
 	totalLen float64
 	live     int
 	dead     int
@@ -86,12 +85,9 @@ func (x *Index) Put(id string, fields ...Field) {
 	slot := int32(len(x.ids))
 	x.ids = append(x.ids, id)
 	x.lens = append(x.lens, float32(length))
-	terms := make([]string, 0, len(tf))
 	for t, f := range tf {
 		x.postings[t] = append(x.postings[t], posting{slot, float32(f)})
-		terms = append(terms, t)
 	}
-	x.docTerms = append(x.docTerms, terms)
 	x.slots[id] = slot
 	x.totalLen += length
 	x.live++
@@ -125,7 +121,6 @@ func (x *Index) compactLocked() {
 	remap := make([]int32, len(x.ids))
 	var ids []string
 	var lens []float32
-	var dts [][]string
 	for old, id := range x.ids {
 		if id == "" {
 			remap[old] = -1
@@ -135,7 +130,6 @@ func (x *Index) compactLocked() {
 		x.slots[id] = int32(len(ids))
 		ids = append(ids, id)
 		lens = append(lens, x.lens[old])
-		dts = append(dts, x.docTerms[old])
 	}
 	for t, ps := range x.postings {
 		out := ps[:0]
@@ -150,7 +144,7 @@ func (x *Index) compactLocked() {
 			x.postings[t] = out
 		}
 	}
-	x.ids, x.lens, x.docTerms, x.dead = ids, lens, dts, 0
+	x.ids, x.lens, x.dead = ids, lens, 0
 }
 
 // Search returns up to k entries ranked by BM25 for query; keep, when not
