@@ -35,12 +35,19 @@ type WriteBehindOptions struct {
 	OnError func(key string, err error, permanent bool)
 }
 
+// queued is an accepted write and when it was accepted.
+type queued struct {
+	write Write
+	at    time.Time
+}
+
 // WriteBehindStats are counters for /metrics.
 type WriteBehindStats struct {
-	Pending int    // accepted, not yet written
-	Written uint64 // writes that succeeded
-	Retries uint64 // failed attempts that were retried
-	Failed  uint64 // writes given up on a permanent error
+	Pending int           // accepted, not yet written
+	Oldest  time.Duration // age of the oldest pending write, 0 when none
+	Written uint64        // writes that succeeded
+	Retries uint64        // failed attempts that were retried
+	Failed  uint64        // writes given up on a permanent error
 }
 
 // WriteBehind queues store writes and applies them in order per key (a call
@@ -54,7 +61,7 @@ type WriteBehind struct {
 	opts WriteBehindOptions
 
 	mu      sync.Mutex
-	keys    map[string][]Write // pending writes of each key with any
+	keys    map[string][]queued // pending writes of each key with any
 	pending int
 	idle    chan struct{} // closed while pending == 0
 	closed  bool
@@ -74,7 +81,7 @@ func NewWriteBehind(opts WriteBehindOptions) *WriteBehind {
 	stop, cancel := context.WithCancel(context.Background())
 	idle := make(chan struct{})
 	close(idle)
-	return &WriteBehind{opts: opts, keys: map[string][]Write{}, idle: idle, stop: stop, cancel: cancel}
+	return &WriteBehind{opts: opts, keys: map[string][]queued{}, idle: idle, stop: stop, cancel: cancel}
 }
 
 // Enqueue accepts write to run after every write enqueued before it under
@@ -97,7 +104,7 @@ func (w *WriteBehind) Enqueue(key string, write Write) error {
 	}
 	w.pending++
 	q, busy := w.keys[key]
-	w.keys[key] = append(q, write)
+	w.keys[key] = append(q, queued{write: write, at: time.Now()})
 	if !busy {
 		w.workers.Add(1)
 		go w.drain(key)
@@ -113,9 +120,23 @@ func (w *WriteBehind) Pending() int {
 	return w.pending
 }
 
-// Stats returns the counters.
+// Stats returns the counters; Oldest lets /readyz tell a brief hiccup from
+// an outage.
 func (w *WriteBehind) Stats() WriteBehindStats {
-	return WriteBehindStats{Pending: w.Pending(), Written: w.written.Load(), Retries: w.retries.Load(), Failed: w.failed.Load()}
+	w.mu.Lock()
+	st := WriteBehindStats{Pending: w.pending}
+	var oldest time.Time
+	for _, q := range w.keys {
+		if oldest.IsZero() || q[0].at.Before(oldest) {
+			oldest = q[0].at
+		}
+	}
+	w.mu.Unlock()
+	if !oldest.IsZero() {
+		st.Oldest = time.Since(oldest)
+	}
+	st.Written, st.Retries, st.Failed = w.written.Load(), w.retries.Load(), w.failed.Load()
+	return st
 }
 
 // Flush waits until every accepted write is done or ctx ends.
@@ -151,7 +172,7 @@ func (w *WriteBehind) drain(key string) {
 	defer w.workers.Done()
 	for {
 		w.mu.Lock()
-		write := w.keys[key][0]
+		write := w.keys[key][0].write
 		w.mu.Unlock()
 
 		if !w.apply(key, write) {
@@ -160,7 +181,7 @@ func (w *WriteBehind) drain(key string) {
 
 		w.mu.Lock()
 		q := w.keys[key]
-		q[0] = nil // let the done write's closure be collected
+		q[0] = queued{} // let the done write's closure be collected
 		q = q[1:]
 		w.pending--
 		if w.pending == 0 {

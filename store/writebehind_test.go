@@ -118,6 +118,9 @@ func TestWriteBehindKeepsWritesThroughAnOutageInOrder(t *testing.T) {
 	if transient.Load() == 0 {
 		t.Fatal("OnError heard of no failed attempt")
 	}
+	if st := wb.Stats(); st.Oldest <= 0 {
+		t.Fatalf("Stats().Oldest = %v while writes wait, want > 0", st.Oldest)
+	}
 
 	db.up()
 	flushCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -126,7 +129,7 @@ func TestWriteBehindKeepsWritesThroughAnOutageInOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := wb.Stats()
-	if st.Pending != 0 || st.Written != calls*turns || st.Failed != 0 || permanent.Load() != 0 {
+	if st.Pending != 0 || st.Oldest != 0 || st.Written != calls*turns || st.Failed != 0 || permanent.Load() != 0 {
 		t.Fatalf("stats after recovery %+v (permanent %d), want every write written", st, permanent.Load())
 	}
 	for i := range calls {

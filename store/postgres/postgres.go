@@ -31,6 +31,8 @@ const ConnectTimeout = 5 * time.Second
 // ("parley" in ASCII).
 const migrationLockID = 0x7061726c6579
 
+var _ store.Store = (*Store)(nil)
+
 // Store is a store.Store backed by PostgreSQL.
 type Store struct {
 	*sqlstore.Store

@@ -32,6 +32,8 @@ const readers = 4
 // busyTimeout is how long a connection waits for another process's lock.
 const busyTimeout = 5 * time.Second
 
+var _ store.Store = (*Store)(nil)
+
 // Store is a store.Store backed by one SQLite file.
 type Store struct {
 	*sqlstore.Store

@@ -27,6 +27,7 @@ func Run(t *testing.T, open Open) {
 		fn   func(t *testing.T, s store.Store)
 	}{
 		{"Ping", testPing},
+		{"CanceledContext", testCanceledContext},
 		{"Agents", testAgents},
 		{"Queues", testQueues},
 		{"Contacts", testContacts},
@@ -102,6 +103,20 @@ func recent(t *testing.T, what string, ts time.Time) {
 
 func testPing(t *testing.T, s store.Store) {
 	must(t, "ping", s.Ping(ctxT(t)))
+}
+
+func testCanceledContext(t *testing.T, s store.Store) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := s.GetAgent(ctx, "a-1")
+	wantErr(t, "get with a cancelled context", err, context.Canceled)
+	err = s.AppendAudit(ctx, store.AuditEntry{Action: "agent.create"})
+	wantErr(t, "write with a cancelled context", err, context.Canceled)
+	entries, err := s.ListAudit(context.Background(), 0)
+	must(t, "list audit", err)
+	if len(entries) != 0 {
+		t.Fatalf("a write with a cancelled context was stored: %+v", entries)
+	}
 }
 
 func testAgents(t *testing.T, s store.Store) {

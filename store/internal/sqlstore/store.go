@@ -32,10 +32,11 @@ func New(w, r *sql.DB, d Dialect, closeFn func() error) *Store {
 	return &Store{w: w, r: r, d: d, close: closeFn, now: time.Now}
 }
 
-// Ping reports whether the database answers.
+// Ping reports whether the database answers. It asks the reader pool so that
+// a long write does not make a node look down.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
-	if err := s.w.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+	if err := s.r.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
 		return fmt.Errorf("ping %s: %w", s.d.Name, err)
 	}
 	return nil
