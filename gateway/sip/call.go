@@ -14,7 +14,6 @@ import (
 
 // dialogSession is what a call needs from sipgo's UAS and UAC dialog sessions alike.
 type dialogSession interface {
-	ReadRequest(req *siplib.Request, tx siplib.ServerTransaction) error
 	Do(ctx context.Context, req *siplib.Request) (*siplib.Response, error)
 	Context() context.Context
 }
@@ -54,6 +53,7 @@ type Call struct {
 	ackAnswer   bool
 	hangupBy    Party
 	referResult chan string
+	remoteCSeq  uint32
 }
 
 func newCall(s *Server, dialogID, callID string, inbound bool, remote Party) *Call {
@@ -113,6 +113,23 @@ func (c *Call) OnHold() bool {
 func (c *Call) Hangup(ctx context.Context) error {
 	c.endCtx(ctx, BySystem, "hangup", true)
 	return nil
+}
+
+// acceptCSeq enforces increasing CSeq numbers for in-dialog requests from the peer.
+// It is kept apart from sipgo's own counter, which its ACK matching relies on:
+// a REFER racing the initial ACK must not make that ACK look stale.
+func (c *Call) acceptCSeq(req *siplib.Request) bool {
+	cseq := req.CSeq()
+	if cseq == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cseq.SeqNo <= c.remoteCSeq {
+		return false
+	}
+	c.remoteCSeq = cseq.SeqNo
+	return true
 }
 
 func (c *Call) dialog() dialogSession {

@@ -269,3 +269,35 @@ func readFile(t testing.TB, p string) string {
 	}
 	return string(b)
 }
+
+// startSIPpUAS runs sipp as an answering peer on a free port; wait returns its outcome.
+func startSIPpUAS(t testing.TB, ctx context.Context, args ...string) (port int, wait func() sippResult) {
+	t.Helper()
+	bin := requireBinary(t, "sipp")
+	port = freeUDPPort(t)
+	errFile := filepath.Join(t.TempDir(), "err.log")
+	full := append([]string{"-i", "127.0.0.1", "-p", strconv.Itoa(port), "-mi", "127.0.0.1", "-mp", strconv.Itoa(freeUDPPort(t) &^ 1),
+		"-nostdin", "-trace_err", "-error_file", errFile, "-m", "1", "-timeout", "30s"}, args...)
+	cmd := exec.CommandContext(ctx, bin, full...)
+	cmd.Dir = t.TempDir()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan sippResult, 1)
+	go func() {
+		err := cmd.Wait()
+		errLog, _ := os.ReadFile(errFile)
+		done <- sippResult{err: err, output: out.String() + "\n--- sipp errors ---\n" + lastLines(string(errLog), 40)}
+	}()
+	time.Sleep(300 * time.Millisecond) // let sipp bind its socket
+	var once sync.Once
+	var res sippResult
+	return port, func() sippResult {
+		once.Do(func() { res = <-done })
+		return res
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -461,6 +461,7 @@ func (s *Server) answer(req *siplib.Request, tx siplib.ServerTransaction, releas
 	respond(s.log, tx, siplib.NewResponseFromRequest(req, 100, "Trying", nil))
 	c := newCall(s, dialog.ID, in.CallID, true, ByCaller)
 	c.uas, c.from, c.to, c.destination, c.app, c.release = dialog, in.From, in.To, dest.Name, dest.App, release
+	c.remoteCSeq = req.CSeq().SeqNo // ReadInvite has checked that CSeq is present
 	s.addCall(dialog.ID, c)
 	fail := func(code int, reason string, err error) (*Call, error) {
 		s.removeCall(dialog.ID)
@@ -537,7 +538,7 @@ func (s *Server) onReinvite(req *siplib.Request, tx siplib.ServerTransaction) {
 		s.reply(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
 	}
-	if err := c.dialog().ReadRequest(req, tx); err != nil {
+	if !c.acceptCSeq(req) {
 		s.reply(tx, req, 500, "Server Internal Error", siplib.NewHeader("Retry-After", "1"))
 		return
 	}
