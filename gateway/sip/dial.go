@@ -19,7 +19,9 @@ type DialError struct {
 	Reason     string
 }
 
-func (e *DialError) Error() string { return fmt.Sprintf("call rejected: %d %s", e.StatusCode, e.Reason) }
+func (e *DialError) Error() string {
+	return fmt.Sprintf("call rejected: %d %s", e.StatusCode, e.Reason)
+}
 
 // DialOptions controls an outbound call.
 type DialOptions struct {
