@@ -120,8 +120,9 @@ func open(dsn string, conns int) (*sql.DB, error) {
 }
 
 var dialect = sqlstore.Dialect{
-	Name: "sqlite",
-	Time: func(t time.Time) any { return t.Format(sqlstore.SQLiteTimeFormat) },
+	Name:              "sqlite",
+	PrepareStatements: true,
+	Time:              func(t time.Time) any { return t.Format(sqlstore.SQLiteTimeFormat) },
 	Classify: func(err error) error {
 		var se *sqlite.Error
 		if !errors.As(err, &se) {

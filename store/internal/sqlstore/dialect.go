@@ -24,6 +24,9 @@ type Dialect struct {
 	// nodes migrating one database at once; empty when the database locks
 	// writers already.
 	MigrationLock string
+	// PrepareStatements keeps each query prepared on the connections that
+	// run it; worth it where connections live as long as the pool.
+	PrepareStatements bool
 }
 
 // SQLiteTimeFormat is fixed-width so that text comparison orders times.

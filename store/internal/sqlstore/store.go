@@ -18,10 +18,11 @@ const defaultLimit = 100
 // Store implements store.Store over one writer pool and one reader pool
 // (they may be the same *sql.DB).
 type Store struct {
-	w, r  *sql.DB
-	d     Dialect
-	close func() error
-	now   func() time.Time
+	w, r     *sql.DB
+	wst, rst *stmtCache // nil unless the dialect prepares statements
+	d        Dialect
+	close    func() error
+	now      func() time.Time
 }
 
 var _ store.Store = (*Store)(nil)
@@ -29,21 +30,31 @@ var _ store.Store = (*Store)(nil)
 // New returns a Store that writes through w, reads through r and calls
 // closeFn on Close.
 func New(w, r *sql.DB, d Dialect, closeFn func() error) *Store {
-	return &Store{w: w, r: r, d: d, close: closeFn, now: time.Now}
+	s := &Store{w: w, r: r, d: d, close: closeFn, now: time.Now}
+	if d.PrepareStatements {
+		s.wst, s.rst = newStmtCache(w), newStmtCache(r)
+	}
+	return s
 }
 
 // Ping reports whether the database answers. It asks the reader pool so that
 // a long write does not make a node look down.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
-	if err := s.r.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+	if err := s.queryRow(ctx, `SELECT 1`).Scan(&one); err != nil {
 		return fmt.Errorf("ping %s: %w", s.d.Name, err)
 	}
 	return nil
 }
 
-// Close releases the connections.
-func (s *Store) Close() error { return s.close() }
+// Close releases the prepared statements and the connections.
+func (s *Store) Close() error {
+	var errs []error
+	if s.wst != nil {
+		errs = append(errs, s.wst.close(), s.rst.close())
+	}
+	return errors.Join(append(errs, s.close())...)
+}
 
 // stamp returns the current time as stored.
 func (s *Store) stamp() time.Time { return norm(s.now()) }
@@ -172,7 +183,7 @@ func (s *Store) CreateAgent(ctx context.Context, a *store.Agent) error {
 	}
 	a.CreatedAt, a.UpdatedAt = norm(a.CreatedAt), norm(a.UpdatedAt)
 	args = append(args, s.t(a.CreatedAt), s.t(a.UpdatedAt))
-	_, err = s.w.ExecContext(ctx, `INSERT INTO agents (`+agentCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`, args...)
+	_, err = s.exec(ctx, `INSERT INTO agents (`+agentCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`, args...)
 	if err != nil {
 		return s.wrap(err, "create agent %q", a.ID)
 	}
@@ -181,7 +192,7 @@ func (s *Store) CreateAgent(ctx context.Context, a *store.Agent) error {
 
 // GetAgent returns the agent or ErrNotFound.
 func (s *Store) GetAgent(ctx context.Context, id string) (*store.Agent, error) {
-	a, err := scanAgent(s.r.QueryRowContext(ctx, `SELECT `+agentCols+` FROM agents WHERE id = $1`, id))
+	a, err := scanAgent(s.queryRow(ctx, `SELECT `+agentCols+` FROM agents WHERE id = $1`, id))
 	if err != nil {
 		return nil, s.wrap(err, "get agent %q", id)
 	}
@@ -203,7 +214,7 @@ func (s *Store) UpdateAgent(ctx context.Context, a *store.Agent) error {
 	now := s.stamp()
 	args = append(args, s.t(now))
 	var created time.Time
-	err = s.w.QueryRowContext(ctx, `UPDATE agents SET name = $2, email = $3, extension = $4, skills = $5,
+	err = s.queryRowW(ctx, `UPDATE agents SET name = $2, email = $3, extension = $4, skills = $5,
 		languages = $6, capacity = $7, updated_at = $8 WHERE id = $1 RETURNING created_at`, args...).Scan(timeCol{&created})
 	if err != nil {
 		return s.wrap(err, "update agent %q", a.ID)
@@ -214,7 +225,7 @@ func (s *Store) UpdateAgent(ctx context.Context, a *store.Agent) error {
 
 // DeleteAgent removes the agent or returns ErrNotFound.
 func (s *Store) DeleteAgent(ctx context.Context, id string) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM agents WHERE id = $1`, id)
+	res, err := s.exec(ctx, `DELETE FROM agents WHERE id = $1`, id)
 	return s.rowsAffected(res, err, "agent", id, "delete")
 }
 
@@ -264,7 +275,7 @@ func (s *Store) CreateQueue(ctx context.Context, q *store.Queue) error {
 	}
 	q.CreatedAt, q.UpdatedAt = norm(q.CreatedAt), norm(q.UpdatedAt)
 	args = append(args, s.t(q.CreatedAt), s.t(q.UpdatedAt))
-	_, err = s.w.ExecContext(ctx, `INSERT INTO queues (`+queueCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`, args...)
+	_, err = s.exec(ctx, `INSERT INTO queues (`+queueCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`, args...)
 	if err != nil {
 		return s.wrap(err, "create queue %q", q.ID)
 	}
@@ -273,7 +284,7 @@ func (s *Store) CreateQueue(ctx context.Context, q *store.Queue) error {
 
 // GetQueue returns the queue or ErrNotFound.
 func (s *Store) GetQueue(ctx context.Context, id string) (*store.Queue, error) {
-	q, err := scanQueue(s.r.QueryRowContext(ctx, `SELECT `+queueCols+` FROM queues WHERE id = $1`, id))
+	q, err := scanQueue(s.queryRow(ctx, `SELECT `+queueCols+` FROM queues WHERE id = $1`, id))
 	if err != nil {
 		return nil, s.wrap(err, "get queue %q", id)
 	}
@@ -295,7 +306,7 @@ func (s *Store) UpdateQueue(ctx context.Context, q *store.Queue) error {
 	now := s.stamp()
 	args = append(args, s.t(now))
 	var created time.Time
-	err = s.w.QueryRowContext(ctx, `UPDATE queues SET name = $2, required_skills = $3, language = $4, strategy = $5,
+	err = s.queryRowW(ctx, `UPDATE queues SET name = $2, required_skills = $3, language = $4, strategy = $5,
 		service_level_secs = $6, overflow_queue_id = $7, overflow_after_secs = $8, updated_at = $9
 		WHERE id = $1 RETURNING created_at`, args...).Scan(timeCol{&created})
 	if err != nil {
@@ -307,7 +318,7 @@ func (s *Store) UpdateQueue(ctx context.Context, q *store.Queue) error {
 
 // DeleteQueue removes the queue or returns ErrNotFound.
 func (s *Store) DeleteQueue(ctx context.Context, id string) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM queues WHERE id = $1`, id)
+	res, err := s.exec(ctx, `DELETE FROM queues WHERE id = $1`, id)
 	return s.rowsAffected(res, err, "queue", id, "delete")
 }
 
@@ -341,7 +352,7 @@ func (s *Store) UpsertContact(ctx context.Context, c *store.Contact) error {
 		created = norm(c.CreatedAt)
 	}
 	var stored time.Time
-	err = s.w.QueryRowContext(ctx, `INSERT INTO contacts (`+contactCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)
+	err = s.queryRowW(ctx, `INSERT INTO contacts (`+contactCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, phone = excluded.phone, email = excluded.email,
 		tier = excluded.tier, language = excluded.language, attrs = excluded.attrs, updated_at = excluded.updated_at
 		RETURNING created_at`,
@@ -355,7 +366,7 @@ func (s *Store) UpsertContact(ctx context.Context, c *store.Contact) error {
 
 // GetContact returns the contact or ErrNotFound.
 func (s *Store) GetContact(ctx context.Context, id string) (*store.Contact, error) {
-	c, err := scanContact(s.r.QueryRowContext(ctx, `SELECT `+contactCols+` FROM contacts WHERE id = $1`, id))
+	c, err := scanContact(s.queryRow(ctx, `SELECT `+contactCols+` FROM contacts WHERE id = $1`, id))
 	if err != nil {
 		return nil, s.wrap(err, "get contact %q", id)
 	}
@@ -368,7 +379,7 @@ func (s *Store) FindContactByPhone(ctx context.Context, phone string) (*store.Co
 	if phone == "" {
 		return nil, store.Invalidf("find contact: phone is empty")
 	}
-	c, err := scanContact(s.r.QueryRowContext(ctx, `SELECT `+contactCols+` FROM contacts WHERE phone = $1`, phone))
+	c, err := scanContact(s.queryRow(ctx, `SELECT `+contactCols+` FROM contacts WHERE phone = $1`, phone))
 	if err != nil {
 		return nil, s.wrap(err, "find contact by phone %q", phone)
 	}
@@ -402,7 +413,7 @@ func (s *Store) SaveCall(ctx context.Context, c *store.Call) error {
 		c.StartedAt = now
 	}
 	c.StartedAt, c.AnsweredAt, c.EndedAt, c.UpdatedAt = norm(c.StartedAt), normPtr(c.AnsweredAt), normPtr(c.EndedAt), now
-	_, err := s.w.ExecContext(ctx, `INSERT INTO calls (`+callCols+`)
+	_, err := s.exec(ctx, `INSERT INTO calls (`+callCols+`)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)
 		ON CONFLICT (id) DO UPDATE SET direction = excluded.direction, channel = excluded.channel,
 		from_addr = excluded.from_addr, to_addr = excluded.to_addr, contact_id = excluded.contact_id,
@@ -420,7 +431,7 @@ func (s *Store) SaveCall(ctx context.Context, c *store.Call) error {
 
 // GetCall returns the call or ErrNotFound.
 func (s *Store) GetCall(ctx context.Context, id string) (*store.Call, error) {
-	c, err := scanCall(s.r.QueryRowContext(ctx, `SELECT `+callCols+` FROM calls WHERE id = $1`, id))
+	c, err := scanCall(s.queryRow(ctx, `SELECT `+callCols+` FROM calls WHERE id = $1`, id))
 	if err != nil {
 		return nil, s.wrap(err, "get call %q", id)
 	}
@@ -466,7 +477,7 @@ func (s *Store) ListCalls(ctx context.Context, f store.CallFilter) ([]store.Call
 // callExists tells ErrNotFound apart from an empty list.
 func (s *Store) callExists(ctx context.Context, id string) error {
 	var one int
-	if err := s.r.QueryRowContext(ctx, `SELECT 1 FROM calls WHERE id = $1`, id).Scan(&one); err != nil {
+	if err := s.queryRow(ctx, `SELECT 1 FROM calls WHERE id = $1`, id).Scan(&one); err != nil {
 		return s.wrap(err, "call %q", id)
 	}
 	return nil
@@ -488,7 +499,7 @@ func (s *Store) AppendTurn(ctx context.Context, t store.Turn) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.w.ExecContext(ctx, `INSERT INTO call_turns (call_id, seq, speaker, text, intent, confidence, sentiment, timings, at)
+	_, err = s.exec(ctx, `INSERT INTO call_turns (call_id, seq, speaker, text, intent, confidence, sentiment, timings, at)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (call_id, seq) DO NOTHING`,
 		t.CallID, t.Seq, t.Speaker, t.Text, t.Intent, t.Confidence, t.Sentiment, timings, s.t(t.At))
 	if err != nil {
@@ -535,7 +546,7 @@ func (s *Store) AppendCallEvent(ctx context.Context, e store.CallEvent) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.w.ExecContext(ctx, `INSERT INTO call_events (call_id, seq, type, by_whom, data, at)
+	_, err = s.exec(ctx, `INSERT INTO call_events (call_id, seq, type, by_whom, data, at)
 		VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (call_id, seq) DO NOTHING`,
 		e.CallID, e.Seq, e.Type, e.By, data, s.t(e.At))
 	if err != nil {
@@ -607,7 +618,7 @@ func (s *Store) CreateCampaign(ctx context.Context, c *store.Campaign) error {
 	}
 	c.CreatedAt, c.UpdatedAt = norm(c.CreatedAt), norm(c.UpdatedAt)
 	args = append(args, s.t(c.CreatedAt), s.t(c.UpdatedAt))
-	_, err = s.w.ExecContext(ctx, `INSERT INTO campaigns (`+campaignCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`, args...)
+	_, err = s.exec(ctx, `INSERT INTO campaigns (`+campaignCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`, args...)
 	if err != nil {
 		return s.wrap(err, "create campaign %q", c.ID)
 	}
@@ -616,7 +627,7 @@ func (s *Store) CreateCampaign(ctx context.Context, c *store.Campaign) error {
 
 // GetCampaign returns the campaign or ErrNotFound.
 func (s *Store) GetCampaign(ctx context.Context, id string) (*store.Campaign, error) {
-	c, err := scanCampaign(s.r.QueryRowContext(ctx, `SELECT `+campaignCols+` FROM campaigns WHERE id = $1`, id))
+	c, err := scanCampaign(s.queryRow(ctx, `SELECT `+campaignCols+` FROM campaigns WHERE id = $1`, id))
 	if err != nil {
 		return nil, s.wrap(err, "get campaign %q", id)
 	}
@@ -638,7 +649,7 @@ func (s *Store) UpdateCampaign(ctx context.Context, c *store.Campaign) error {
 	now := s.stamp()
 	args = append(args, s.t(now))
 	var created time.Time
-	err = s.w.QueryRowContext(ctx, `UPDATE campaigns SET name = $2, kind = $3, state = $4, queue_id = $5,
+	err = s.queryRowW(ctx, `UPDATE campaigns SET name = $2, kind = $3, state = $4, queue_id = $5,
 		max_lines = $6, caller_id = $7, settings = $8, updated_at = $9 WHERE id = $1 RETURNING created_at`,
 		args...).Scan(timeCol{&created})
 	if err != nil {
@@ -651,7 +662,7 @@ func (s *Store) UpdateCampaign(ctx context.Context, c *store.Campaign) error {
 // DeleteCampaign removes the campaign with its contact list, or returns
 // ErrNotFound.
 func (s *Store) DeleteCampaign(ctx context.Context, id string) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM campaigns WHERE id = $1`, id)
+	res, err := s.exec(ctx, `DELETE FROM campaigns WHERE id = $1`, id)
 	return s.rowsAffected(res, err, "campaign", id, "delete")
 }
 
@@ -735,7 +746,7 @@ func (s *Store) ListCampaignContacts(ctx context.Context, campaignID string) ([]
 		`SELECT `+campaignContactCols+` FROM campaign_contacts WHERE campaign_id = $1 ORDER BY pos`, campaignID)
 	if err == nil && len(cs) == 0 {
 		var one int
-		if err = s.r.QueryRowContext(ctx, `SELECT 1 FROM campaigns WHERE id = $1`, campaignID).Scan(&one); err != nil {
+		if err = s.queryRow(ctx, `SELECT 1 FROM campaigns WHERE id = $1`, campaignID).Scan(&one); err != nil {
 			err = s.wrap(err, "campaign %q", campaignID)
 		}
 	}
@@ -756,7 +767,7 @@ func (s *Store) UpdateCampaignContact(ctx context.Context, c *store.CampaignCont
 	}
 	now := s.stamp()
 	c.WindowStart, c.WindowEnd = normPtr(c.WindowStart), normPtr(c.WindowEnd)
-	res, err := s.w.ExecContext(ctx, `UPDATE campaign_contacts SET phone = $3, name = $4, status = $5, attempts = $6,
+	res, err := s.exec(ctx, `UPDATE campaign_contacts SET phone = $3, name = $4, status = $5, attempts = $6,
 		window_start = $7, window_end = $8, reason = $9, summary = $10, last_call_id = $11, updated_at = $12
 		WHERE campaign_id = $1 AND id = $2`,
 		c.CampaignID, c.ID, c.Phone, c.Name, c.Status, c.Attempts, s.nt(c.WindowStart), s.nt(c.WindowEnd),
@@ -838,7 +849,7 @@ func (s *Store) SaveDocument(ctx context.Context, d *store.Document) error {
 
 // GetDocument returns the latest version of the document or ErrNotFound.
 func (s *Store) GetDocument(ctx context.Context, id string) (*store.Document, error) {
-	d, err := scanDocument(s.r.QueryRowContext(ctx, `SELECT `+documentCols+` FROM documents WHERE id = $1
+	d, err := scanDocument(s.queryRow(ctx, `SELECT `+documentCols+` FROM documents WHERE id = $1
 		ORDER BY version DESC LIMIT 1`, id))
 	if err != nil {
 		return nil, s.wrap(err, "get document %q", id)
@@ -848,7 +859,7 @@ func (s *Store) GetDocument(ctx context.Context, id string) (*store.Document, er
 
 // GetDocumentVersion returns one version of the document or ErrNotFound.
 func (s *Store) GetDocumentVersion(ctx context.Context, id string, version int) (*store.Document, error) {
-	d, err := scanDocument(s.r.QueryRowContext(ctx, `SELECT `+documentCols+` FROM documents
+	d, err := scanDocument(s.queryRow(ctx, `SELECT `+documentCols+` FROM documents
 		WHERE id = $1 AND version = $2`, id, version))
 	if err != nil {
 		return nil, s.wrap(err, "get document %q version %d", id, version)
@@ -879,7 +890,7 @@ func (s *Store) ListDocumentVersions(ctx context.Context, id string) ([]store.Do
 // DeleteDocument removes every version of the document or returns
 // ErrNotFound.
 func (s *Store) DeleteDocument(ctx context.Context, id string) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM documents WHERE id = $1`, id)
+	res, err := s.exec(ctx, `DELETE FROM documents WHERE id = $1`, id)
 	return s.rowsAffected(res, err, "document", id, "delete")
 }
 
@@ -913,7 +924,7 @@ func (s *Store) SaveEvalRun(ctx context.Context, r *store.EvalRun) error {
 	if r.Report != nil {
 		report = r.Report
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO eval_runs (`+evalCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)
+	_, err := s.exec(ctx, `INSERT INTO eval_runs (`+evalCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)
 		ON CONFLICT (id) DO UPDATE SET suite = excluded.suite, mode = excluded.mode, started_at = excluded.started_at,
 		finished_at = excluded.finished_at, passed = excluded.passed, failed = excluded.failed,
 		errored = excluded.errored, report = excluded.report`,
@@ -926,7 +937,7 @@ func (s *Store) SaveEvalRun(ctx context.Context, r *store.EvalRun) error {
 
 // GetEvalRun returns the run or ErrNotFound.
 func (s *Store) GetEvalRun(ctx context.Context, id string) (*store.EvalRun, error) {
-	r, err := scanEvalRun(s.r.QueryRowContext(ctx, `SELECT `+evalCols+` FROM eval_runs WHERE id = $1`, id))
+	r, err := scanEvalRun(s.queryRow(ctx, `SELECT `+evalCols+` FROM eval_runs WHERE id = $1`, id))
 	if err != nil {
 		return nil, s.wrap(err, "get eval run %q", id)
 	}
@@ -960,7 +971,7 @@ func (s *Store) SaveGrainState(ctx context.Context, kind, id string, state []byt
 	if state == nil {
 		state = []byte{}
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO grain_states (kind, id, state, updated_at) VALUES ($1,$2,$3,$4)
+	_, err := s.exec(ctx, `INSERT INTO grain_states (kind, id, state, updated_at) VALUES ($1,$2,$3,$4)
 		ON CONFLICT (kind, id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`,
 		kind, id, state, s.t(s.now()))
 	if err != nil {
@@ -975,7 +986,7 @@ func (s *Store) LoadGrainState(ctx context.Context, kind, id string) ([]byte, er
 		return nil, err
 	}
 	var b []byte
-	err := s.r.QueryRowContext(ctx, `SELECT state FROM grain_states WHERE kind = $1 AND id = $2`, kind, id).Scan(bytesCol{&b})
+	err := s.queryRow(ctx, `SELECT state FROM grain_states WHERE kind = $1 AND id = $2`, kind, id).Scan(bytesCol{&b})
 	if err != nil {
 		return nil, s.wrap(err, "load %s grain state %q", kind, id)
 	}
@@ -991,7 +1002,7 @@ func (s *Store) DeleteGrainState(ctx context.Context, kind, id string) error {
 	if err := grainKey(kind, id); err != nil {
 		return err
 	}
-	if _, err := s.w.ExecContext(ctx, `DELETE FROM grain_states WHERE kind = $1 AND id = $2`, kind, id); err != nil {
+	if _, err := s.exec(ctx, `DELETE FROM grain_states WHERE kind = $1 AND id = $2`, kind, id); err != nil {
 		return s.wrap(err, "delete %s grain state %q", kind, id)
 	}
 	return nil
@@ -1008,7 +1019,7 @@ func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry) error {
 	if e.At.IsZero() {
 		e.At = s.now()
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, target, detail) VALUES ($1,$2,$3,$4,$5)`,
+	_, err := s.exec(ctx, `INSERT INTO audit_log (at, actor, action, target, detail) VALUES ($1,$2,$3,$4,$5)`,
 		s.t(e.At), e.Actor, e.Action, e.Target, e.Detail)
 	if err != nil {
 		return s.wrap(err, "append audit %s %s", e.Action, e.Target)
@@ -1035,7 +1046,7 @@ func (s *Store) ListAudit(ctx context.Context, limit int) ([]store.AuditEntry, e
 // list runs a query on the reader pool and scans every row; it never
 // returns a nil slice without an error.
 func list[T any](ctx context.Context, s *Store, what string, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, s.wrap(err, "%s", what)
 	}
