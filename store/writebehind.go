@@ -57,6 +57,9 @@ type WriteBehindStats struct {
 // id, conflict, invalid record) can never succeed: it is reported to OnError,
 // counted in Failed and skipped so the writes behind it go on. Writes live in
 // memory: they survive a database outage, not a crash of this process.
+//
+// Key a call's SaveCall, AppendTurn and AppendCallEvent by the call id, so
+// that the call row is written before the turns that refer to it.
 type WriteBehind struct {
 	opts WriteBehindOptions
 
