@@ -107,7 +107,9 @@ func jsonError(body []byte, target reflect.Type, err error) error {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
-		return errorf(http.StatusBadRequest, "", "malformed JSON at byte offset %d: %s", syn.Offset, syn.Error())
+		// Offset counts the bytes read including the bad one; report the
+		// bad byte's own 0-based position.
+		return errorf(http.StatusBadRequest, "", "malformed JSON at byte offset %d: %s", max(syn.Offset-1, 0), syn.Error())
 	case errors.As(err, &typ):
 		field := typ.Field
 		if field == "" {

@@ -212,3 +212,13 @@ func (s *Server) limitBody(h http.HandlerFunc) http.HandlerFunc {
 func (s *Server) storeCtx(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), s.opts.StoreTimeout)
 }
+
+// Routes lists the served endpoints as "METHOD /path" patterns, in the
+// order of the OpenAPI document's route table.
+func (s *Server) Routes() []string {
+	out := make([]string, 0, len(s.routes))
+	for _, rt := range s.routes {
+		out = append(out, rt.method+" "+rt.path)
+	}
+	return out
+}
