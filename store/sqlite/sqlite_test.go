@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/parley-cc/parley/store"
@@ -134,3 +135,62 @@ func BenchmarkAppendTurn(b *testing.B) {
 }
 
 func sqlDB(s *Store) (w, r *sql.DB) { return s.w, s.r }
+
+// Two stores on one file, as `parley serve` and a `parley kb` command would
+// be: the busy timeout and immediate write transactions let both write at
+// once without SQLITE_BUSY errors.
+func TestTwoStoresShareOneFile(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "parley.db")
+	var stores [2]*Store
+	for i := range stores {
+		s, err := Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		stores[i] = s
+	}
+	c := store.Call{ID: "shared", State: store.CallBot}
+	if err := stores[0].SaveCall(ctx, &c); err != nil {
+		t.Fatal(err)
+	}
+	const perStore = 100
+	var wg sync.WaitGroup
+	errs := make([]error, len(stores))
+	for i, s := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range perStore {
+				seq := k*len(stores) + i + 1
+				if err := s.AppendTurn(ctx, store.Turn{CallID: "shared", Seq: seq, Text: fmt.Sprint(seq)}); err != nil {
+					errs[i] = err
+					return
+				}
+				if k%10 == 0 {
+					doc := store.Document{ID: fmt.Sprintf("kb-%d-%d", i, k), Title: "t", Version: 1}
+					if err := s.SaveDocument(ctx, &doc); err != nil {
+						errs[i] = err
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("store %d: %v", i, err)
+		}
+	}
+	for i, s := range stores {
+		ts, err := s.ListTurns(ctx, "shared")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ts) != perStore*len(stores) {
+			t.Fatalf("store %d sees %d turns, want %d", i, len(ts), perStore*len(stores))
+		}
+	}
+}
