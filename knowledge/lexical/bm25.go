@@ -168,7 +168,9 @@ func (x *Index) Search(query string, k int, keep func(id string) bool) []Hit {
 	for _, t := range terms {
 		qtf[t]++
 	}
-	scores := map[int32]float64{}
+	// Dense accumulators beat a map when common terms touch most entries.
+	scores := make([]float64, len(x.ids))
+	var touched []int32
 	for t, qn := range qtf {
 		ps := x.postings[t]
 		df := 0
@@ -180,25 +182,32 @@ func (x *Index) Search(query string, k int, keep func(id string) bool) []Hit {
 		if df == 0 {
 			continue
 		}
-		idf := math.Log(1 + (n-float64(df)+0.5)/(float64(df)+0.5))
+		idf := float64(qn) * math.Log(1+(n-float64(df)+0.5)/(float64(df)+0.5)) * (x.k1 + 1)
+		base, slope := x.k1*(1-x.b), x.k1*x.b/avg
 		for _, p := range ps {
 			if x.ids[p.doc] == "" {
 				continue
 			}
 			tf := float64(p.tf)
-			norm := x.k1 * (1 - x.b + x.b*float64(x.lens[p.doc])/avg)
-			scores[p.doc] += float64(qn) * idf * tf * (x.k1 + 1) / (tf + norm)
+			if scores[p.doc] == 0 {
+				touched = append(touched, p.doc)
+			}
+			scores[p.doc] += idf * tf / (tf + base + slope*float64(x.lens[p.doc]))
 		}
 	}
 	h := &hitHeap{}
-	for slot, s := range scores {
+	for _, slot := range touched {
+		s := scores[slot]
 		id := x.ids[slot]
+		if h.Len() == k && !better(Hit{id, s}, (*h)[0]) {
+			continue
+		}
 		if keep != nil && !keep(id) {
 			continue
 		}
 		if h.Len() < k {
 			heap.Push(h, Hit{id, s})
-		} else if better(Hit{id, s}, (*h)[0]) {
+		} else {
 			(*h)[0] = Hit{id, s}
 			heap.Fix(h, 0)
 		}

@@ -19,9 +19,17 @@ import (
 
 // Options configure the index; zero values take the defaults noted.
 type Options struct {
-	Dir           string        // where index.bin lives; empty keeps the index in memory only
-	Dimension     int           // vector length; required
-	IVFMinPoints  int           // switch to IVF at this many points; default 20000 (negative: never)
+	Dir       string // where index.bin lives; empty keeps the index in memory only
+	Dimension int    // vector length; required
+	// QuantizedMinPoints switches to two-stage search at this many points:
+	// a scan of 1-bit sign codes (Hamming distance) picks candidates that
+	// are re-ranked with exact float32 dot products. Default 20000
+	// (negative: always exhaustive).
+	QuantizedMinPoints int
+	Rerank             int // candidates re-ranked per wanted hit; default 64 (at least 256 in all)
+	// IVFMinPoints partitions the vectors into k-means lists at this many
+	// points (0: never); searches then scan the Probes nearest lists.
+	IVFMinPoints  int
 	Probes        int           // IVF lists scanned per query; default 16
 	FlushInterval time.Duration // how often a dirty index is written; default 2s
 	Logger        *slog.Logger
@@ -29,8 +37,11 @@ type Options struct {
 
 // Index is the embedded vector index; safe for concurrent use.
 type Index struct {
-	o  Options
-	mu sync.RWMutex
+	o     Options
+	words int // uint64 words per sign code
+	// distPool recycles per-query Hamming distance buffers.
+	distPool sync.Pool
+	mu       sync.RWMutex
 	// lists partition the vectors; one list with no centroid when exhaustive.
 	lists     []*list
 	byID      map[string]*entry
@@ -45,6 +56,7 @@ type Index struct {
 type list struct {
 	centroid []float32
 	vecs     []float32
+	codes    []uint64 // sign bits of each vector, words per vector
 	entries  []*entry
 }
 
@@ -61,7 +73,13 @@ func Open(o Options) (*Index, error) {
 		return nil, fmt.Errorf("open embedded index: dimension must be positive, got %d", o.Dimension)
 	}
 	if o.IVFMinPoints == 0 {
-		o.IVFMinPoints = 20000
+		o.IVFMinPoints = -1
+	}
+	if o.QuantizedMinPoints == 0 {
+		o.QuantizedMinPoints = 20000
+	}
+	if o.Rerank <= 0 {
+		o.Rerank = 64
 	}
 	if o.Probes <= 0 {
 		o.Probes = 16
@@ -72,7 +90,7 @@ func Open(o Options) (*Index, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	x := &Index{o: o, lists: []*list{{}}, byID: map[string]*entry{}, byDoc: map[string]map[string]*entry{}, stop: make(chan struct{})}
+	x := &Index{o: o, words: (o.Dimension + 63) / 64, lists: []*list{{}}, byID: map[string]*entry{}, byDoc: map[string]map[string]*entry{}, stop: make(chan struct{})}
 	if o.Dir != "" {
 		if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 			return nil, fmt.Errorf("open embedded index: create %s: %w", o.Dir, err)
@@ -144,6 +162,7 @@ func (x *Index) insertLocked(p index.Point) {
 	e := &entry{p: p, list: li, pos: len(l.entries)}
 	l.entries = append(l.entries, e)
 	l.vecs = append(l.vecs, vec...)
+	l.codes = appendCode(l.codes, vec)
 	x.byID[p.ID] = e
 	d := x.byDoc[p.DocumentID]
 	if d == nil {
@@ -174,9 +193,11 @@ func (x *Index) removeLocked(id string) {
 		l.entries[e.pos] = moved
 		moved.pos = e.pos
 		copy(l.vecs[e.pos*dim:(e.pos+1)*dim], l.vecs[last*dim:])
+		copy(l.codes[e.pos*x.words:(e.pos+1)*x.words], l.codes[last*x.words:])
 	}
 	l.entries = l.entries[:last]
 	l.vecs = l.vecs[:last*dim]
+	l.codes = l.codes[:last*x.words]
 }
 
 // Delete removes points by id.
@@ -224,8 +245,11 @@ func (x *Index) Search(ctx context.Context, vector []float32, k int, f index.Fil
 	}
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	h := make(topK, 0, k)
 	filtered := !filterIsEmpty(f)
+	if x.o.QuantizedMinPoints > 0 && len(x.byID) >= x.o.QuantizedMinPoints {
+		return x.searchQuantized(vector, k, f, filtered), nil
+	}
+	h := make(topK, 0, k)
 	scan := func(l *list) {
 		dim := x.o.Dimension
 		for i, e := range l.entries {
@@ -258,12 +282,17 @@ func (x *Index) Search(ctx context.Context, vector []float32, k int, f index.Fil
 			scan(x.lists[li])
 		}
 	}
-	out := make([]index.Hit, len(h))
+	return h.hits(), nil
+}
+
+// hits empties the heap into best-first hits.
+func (h *topK) hits() []index.Hit {
+	out := make([]index.Hit, len(*h))
 	for i := len(out) - 1; i >= 0; i-- {
-		s := heap.Pop(&h).(scored)
+		s := heap.Pop(h).(scored)
 		out[i] = index.Hit{Point: s.e.p, Score: s.score}
 	}
-	return out, nil
+	return out
 }
 
 func filterIsEmpty(f index.Filter) bool {

@@ -110,8 +110,8 @@ func TestIVFRecall(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	const n, dim = 4000, 32
 	pts := clustered(r, n, dim, 40)
-	exact, _ := Open(Options{Dimension: dim, IVFMinPoints: -1})
-	ivf, _ := Open(Options{Dimension: dim, IVFMinPoints: 1000, Probes: 8})
+	exact, _ := Open(Options{Dimension: dim, QuantizedMinPoints: -1})
+	ivf, _ := Open(Options{Dimension: dim, QuantizedMinPoints: -1, IVFMinPoints: 1000, Probes: 8})
 	for _, x := range []*Index{exact, ivf} {
 		if err := x.Upsert(ctx, pts); err != nil {
 			t.Fatal(err)
@@ -143,6 +143,53 @@ func TestIVFRecall(t *testing.T) {
 	hits, _ := ivf.Search(ctx, pts[0].Vector, 3, index.Filter{CategoryPrefix: []string{"rare"}})
 	if len(hits) != 1 || hits[0].ID != "rare" {
 		t.Fatalf("restrictive filter under IVF: got %v", hits)
+	}
+}
+
+// TestQuantizedRecall checks the sign-code pre-selection against exact
+// search on clustered data, with and without a filter.
+func TestQuantizedRecall(t *testing.T) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(5, 6))
+	const n, dim = 6000, 64
+	pts := clustered(r, n, dim, 60)
+	exact, _ := Open(Options{Dimension: dim, QuantizedMinPoints: -1})
+	quant, _ := Open(Options{Dimension: dim, QuantizedMinPoints: 1000})
+	for _, x := range []*Index{exact, quant} {
+		if err := x.Upsert(ctx, pts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []index.Filter{{}, {CategoryPrefix: []string{"c", "0001"}}} {
+		found, total := 0, 0
+		for i := 0; i < 100; i++ {
+			q := jitter(r, pts[r.IntN(n)].Vector, 0.3)
+			a, _ := exact.Search(ctx, q, 10, f)
+			b, _ := quant.Search(ctx, q, 10, f)
+			if len(b) != len(a) {
+				t.Fatalf("quantized search returned %d hits, exact %d", len(b), len(a))
+			}
+			set := map[string]bool{}
+			for _, h := range b {
+				set[h.ID] = true
+				if !f.Match(&h.Point) {
+					t.Fatalf("hit %s fails the filter", h.ID)
+				}
+			}
+			for _, h := range a {
+				total++
+				if set[h.ID] {
+					found++
+				}
+			}
+		}
+		if recall := float64(found) / float64(total); recall < 0.9 {
+			t.Fatalf("filter %+v: quantized recall@10 = %.3f, want >= 0.9", f, recall)
+		}
+	}
+	hits, _ := quant.Search(ctx, pts[0].Vector, 3, index.Filter{CategoryPrefix: []string{"rare"}})
+	if len(hits) != 1 || hits[0].ID != "rare" {
+		t.Fatalf("restrictive filter under quantized search: got %v", hits)
 	}
 }
 

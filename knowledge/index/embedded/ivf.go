@@ -6,7 +6,7 @@ import (
 )
 
 // maybeRebuildLocked (re)trains the IVF lists when the collection reaches
-// IVFMinPoints and again each time it doubles, so list sizes stay balanced.
+// IVFMinPoints (when positive) and again each time it doubles, so list sizes stay balanced.
 func (x *Index) maybeRebuildLocked() {
 	n := len(x.byID)
 	if x.o.IVFMinPoints < 0 || n < x.o.IVFMinPoints || n < 2*x.builtAt {
@@ -91,6 +91,7 @@ func (x *Index) rebuildLocked() {
 		e.list, e.pos = c, len(l.entries)
 		l.entries = append(l.entries, e)
 		l.vecs = append(l.vecs, v...)
+		l.codes = appendCode(l.codes, v)
 	}
 	x.lists = lists
 	x.builtAt = n

@@ -276,6 +276,7 @@ func (x *Index) load(path string) error {
 		e := &entry{p: p, list: li, pos: len(l.entries)}
 		l.entries = append(l.entries, e)
 		l.vecs = append(l.vecs, vec...)
+		l.codes = appendCode(l.codes, vec)
 		x.byID[p.ID] = e
 		d := x.byDoc[p.DocumentID]
 		if d == nil {
