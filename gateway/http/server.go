@@ -222,3 +222,18 @@ func (s *Server) Routes() []string {
 	}
 	return out
 }
+
+// HTTPServer returns an http.Server for addr serving Handler, with timeouts
+// that keep slow or idle clients from holding connections forever.
+func (s *Server) HTTPServer(addr string) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           s.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
