@@ -30,6 +30,9 @@ type WriteBehindOptions struct {
 	AttemptTimeout time.Duration
 	// MaxPending caps the writes held in memory; 0 means no cap.
 	MaxPending int
+	// Concurrency caps the attempts in flight across keys, so that thousands
+	// of calls do not hammer a database that is coming back; default 16.
+	Concurrency int
 	// OnError, if set, hears of every failed attempt (for logs); permanent
 	// says the write was given up.
 	OnError func(key string, err error, permanent bool)
@@ -69,6 +72,7 @@ type WriteBehind struct {
 	idle    chan struct{} // closed while pending == 0
 	closed  bool
 
+	slots   chan struct{}   // one token per attempt in flight
 	stop    context.Context // cancelled when Close gives up waiting
 	cancel  context.CancelFunc
 	workers sync.WaitGroup
@@ -81,10 +85,14 @@ func NewWriteBehind(opts WriteBehindOptions) *WriteBehind {
 	if opts.AttemptTimeout <= 0 {
 		opts.AttemptTimeout = 10 * time.Second
 	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 16
+	}
 	stop, cancel := context.WithCancel(context.Background())
 	idle := make(chan struct{})
 	close(idle)
-	return &WriteBehind{opts: opts, keys: map[string][]queued{}, idle: idle, stop: stop, cancel: cancel}
+	return &WriteBehind{opts: opts, keys: map[string][]queued{}, idle: idle, slots: make(chan struct{}, opts.Concurrency),
+		stop: stop, cancel: cancel}
 }
 
 // Enqueue accepts write to run after every write enqueued before it under
@@ -204,9 +212,15 @@ func (w *WriteBehind) drain(key string) {
 // Close stops it (false).
 func (w *WriteBehind) apply(key string, write Write) bool {
 	for attempt := 0; ; attempt++ {
+		select {
+		case w.slots <- struct{}{}:
+		case <-w.stop.Done():
+			return false
+		}
 		ctx, cancel := context.WithTimeout(w.stop, w.opts.AttemptTimeout)
 		err := write(ctx)
 		cancel()
+		<-w.slots
 		switch {
 		case err == nil:
 			w.written.Add(1)

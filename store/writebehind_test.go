@@ -271,6 +271,37 @@ func TestWriteBehindConcurrentProducers(t *testing.T) {
 	}
 }
 
+func TestWriteBehindConcurrencyCap(t *testing.T) {
+	ctx := context.Background()
+	const limit = 3
+	var inFlight, peak atomic.Int64
+	release := make(chan struct{})
+	wb := store.NewWriteBehind(store.WriteBehindOptions{Concurrency: limit})
+	for i := range 10 {
+		must(t, wb.Enqueue(fmt.Sprintf("call-%d", i), func(context.Context) error {
+			n := inFlight.Add(1)
+			for {
+				p := peak.Load()
+				if n <= p || peak.CompareAndSwap(p, n) {
+					break
+				}
+			}
+			<-release
+			inFlight.Add(-1)
+			return nil
+		}))
+	}
+	waitFor(t, "the first attempts to start", func() bool { return inFlight.Load() == limit })
+	close(release)
+	must(t, wb.Close(ctx))
+	if p := peak.Load(); p != limit {
+		t.Fatalf("peak attempts in flight %d, want %d", p, limit)
+	}
+	if st := wb.Stats(); st.Written != 10 {
+		t.Fatalf("written %d, want 10", st.Written)
+	}
+}
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {

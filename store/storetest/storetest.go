@@ -608,6 +608,16 @@ func testEvalRuns(t *testing.T, s store.Store) {
 	must(t, "list all", err)
 	equal(t, "all runs newest first", list, []store.EvalRun{r2, r3, r1})
 
+	// A run still going has no FinishedAt yet.
+	running := store.EvalRun{ID: "run-4", Suite: "other", Mode: "text", StartedAt: at(20)}
+	must(t, "save running", s.SaveEvalRun(ctx, &running))
+	got, err = s.GetEvalRun(ctx, "run-4")
+	must(t, "get running", err)
+	equal(t, "running run", *got, running)
+	if !got.FinishedAt.IsZero() {
+		t.Fatalf("FinishedAt of a running run = %v, want zero", got.FinishedAt)
+	}
+
 	r1.Failed, r1.Passed, r1.Report = 0, 10, []byte(`{"rerun":true}`)
 	must(t, "save again", s.SaveEvalRun(ctx, &r1))
 	got, err = s.GetEvalRun(ctx, "run-1")
