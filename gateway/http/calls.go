@@ -133,9 +133,10 @@ func (s *Server) getCall(w http.ResponseWriter, r *http.Request) {
 		ct, err := s.opts.Calls.Transcript(ctx, id)
 		switch {
 		case err == nil && ct != nil:
-			ct.Source = "live"
-			fillNil(ct)
-			writeJSON(w, http.StatusOK, ct)
+			out := *ct // the grain's value may be shared; annotate a copy
+			out.Source = "live"
+			fillNil(&out)
+			writeJSON(w, http.StatusOK, &out)
 			return
 		case errors.Is(err, store.ErrNotFound):
 			writeError(w, r, errorf(http.StatusNotFound, "", "call %q not found", id))

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -86,16 +87,16 @@ func decodeJSON(r *http.Request, dst any) error {
 		}
 		return errorf(http.StatusBadRequest, "", "cannot read the request body: %v", err)
 	}
-	if len(strings.TrimSpace(string(body))) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return errorf(http.StatusBadRequest, "", "request body is empty; a JSON object is required")
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return jsonError(body, reflect.TypeOf(dst), err)
 	}
 	// Anything but whitespace after the object is a malformed body.
-	if off := dec.InputOffset(); strings.TrimSpace(string(body[off:])) != "" {
+	if off := dec.InputOffset(); len(bytes.TrimSpace(body[off:])) != 0 {
 		return errorf(http.StatusBadRequest, "", "malformed JSON at byte offset %d: unexpected data after the JSON object", off)
 	}
 	return nil

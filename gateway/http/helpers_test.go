@@ -16,7 +16,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	httpapi "github.com/parley-cc/parley/gateway/http"
+	"github.com/parley-cc/parley/store"
 	"github.com/parley-cc/parley/store/sqlite"
+)
+
+// Both store implementations' common type satisfies the API's Store.
+var (
+	_ httpapi.Store = store.Store(nil)
+	_ httpapi.Store = (*sqlite.Store)(nil)
 )
 
 // env is a server on a loopback port over a fresh SQLite store.
