@@ -196,7 +196,8 @@ func (s *Server) recordTurn(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	t.At = s.opts.Now().UTC()
+	// Microseconds: what both stores keep, so the turn reads back equal.
+	t.At = s.opts.Now().UTC().Truncate(time.Microsecond)
 	ctx, cancel := s.storeCtx(r)
 	defer cancel()
 	var seq int
@@ -234,10 +235,15 @@ func (s *Server) callsError(err error, id string) error {
 	}
 }
 
+// storeTurnAttempts bounds how often storeTurn moves past a sequence number
+// another writer took first.
+const storeTurnAttempts = 5
+
 // storeTurn appends t to the stored transcript with the next sequence
-// number. Without Calls this process is the only writer of turns, and turnMu
-// keeps two requests from taking the same number (the store would silently
-// drop the second as a retry).
+// number. The store silently ignores a turn whose number is taken (that is
+// how retries stay idempotent), so turnMu keeps this process's requests from
+// racing, and reading the turn back catches another process that took the
+// number first; the turn then moves on to the next free number.
 func (s *Server) storeTurn(r *http.Request, id string, t store.Turn) (int, error) {
 	s.turnMu.Lock()
 	defer s.turnMu.Unlock()
@@ -254,16 +260,43 @@ func (s *Server) storeTurn(r *http.Request, id string, t store.Turn) (int, error
 	if err != nil {
 		return 0, s.storeError(ctx, err, fmt.Sprintf("turns of call %q", id), true)
 	}
-	t.Seq = 1
+	for range storeTurnAttempts {
+		t.Seq = nextSeq(turns)
+		if err := s.opts.Store.AppendTurn(ctx, t); err != nil {
+			return 0, s.storeError(ctx, err, fmt.Sprintf("turn of call %q", id), true)
+		}
+		if turns, err = s.opts.Store.ListTurns(ctx, id); err != nil {
+			return 0, s.storeError(ctx, err, fmt.Sprintf("turns of call %q", id), true)
+		}
+		for _, got := range turns {
+			if got.Seq == t.Seq && sameTurn(got, t) {
+				return t.Seq, nil
+			}
+		}
+		s.log.WarnContext(ctx, "turn sequence number taken by another writer; retrying", "request_id", requestID(ctx), "call_id", id, "seq", t.Seq)
+	}
+	return 0, &apiError{
+		status:     http.StatusServiceUnavailable,
+		msg:        fmt.Sprintf("call %q: other writers took every sequence number tried; the turn was not recorded, retry later", id),
+		retryAfter: int(math.Ceil(s.opts.RetryAfter.Seconds())),
+	}
+}
+
+// nextSeq returns one more than the highest sequence number in turns.
+func nextSeq(turns []store.Turn) int {
+	seq := 1
 	for _, old := range turns {
-		if old.Seq >= t.Seq {
-			t.Seq = old.Seq + 1
+		if old.Seq >= seq {
+			seq = old.Seq + 1
 		}
 	}
-	if err := s.opts.Store.AppendTurn(ctx, t); err != nil {
-		return 0, s.storeError(ctx, err, fmt.Sprintf("turn of call %q", id), true)
-	}
-	return t.Seq, nil
+	return seq
+}
+
+// sameTurn reports whether stored is the turn t written back: same speaker,
+// text and time (t.At is truncated to the store's microsecond precision).
+func sameTurn(stored, t store.Turn) bool {
+	return stored.Speaker == t.Speaker && stored.Text == t.Text && stored.At.Equal(t.At)
 }
 
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {

@@ -60,3 +60,53 @@ func TestAuditFailureKeepsStoredWrite(t *testing.T) {
 		t.Errorf("audit failure not counted")
 	}
 }
+
+// racingWriter is the real store with another node appending a turn under
+// the same sequence number just before each of the first `steal` appends.
+type racingWriter struct {
+	httpapi.Store
+	steal int
+}
+
+func (r *racingWriter) AppendTurn(ctx context.Context, t store.Turn) error {
+	if r.steal > 0 {
+		r.steal--
+		other := t
+		other.Text = "written by another node"
+		if err := r.Store.AppendTurn(ctx, other); err != nil {
+			return err
+		}
+	}
+	return r.Store.AppendTurn(ctx, t)
+}
+
+// TestTurnNumberTakenByAnotherWriter: the store ignores a turn whose number
+// is taken, so the API must notice and move on rather than report a turn
+// that was never stored.
+func TestTurnNumberTakenByAnotherWriter(t *testing.T) {
+	base := newEnv(t, nil)
+	seedCalls(t, base)
+	racer := &racingWriter{Store: base.store, steal: 2}
+	e := newEnv(t, func(o *httpapi.Options) { o.Store = racer })
+
+	var rec httpapi.TurnRecorded
+	e.must(201, "POST", "/api/v1/calls/c-2/turns", `{"speaker":"bot","text":"mine"}`).decode(t, &rec)
+	// c-2 had turn 1; the other node took 2 and 3.
+	if rec.Seq != 4 {
+		t.Errorf("recorded as seq %d, want 4", rec.Seq)
+	}
+	turns, err := base.store.ListTurns(context.Background(), "c-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(turns) != 4 || turns[3].Seq != 4 || turns[3].Text != "mine" {
+		t.Errorf("stored turns = %+v", turns)
+	}
+
+	// A writer that always wins: the API gives up with a 503, not a 201.
+	racer.steal = 100
+	r := e.must(503, "POST", "/api/v1/calls/c-2/turns", `{"speaker":"bot","text":"unlucky"}`)
+	if r.header.Get("Retry-After") == "" {
+		t.Errorf("503 without Retry-After")
+	}
+}
