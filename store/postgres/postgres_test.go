@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -168,4 +169,69 @@ func TestRejectedTextIsInvalid(t *testing.T) {
 	if err := s.AppendCallEvent(ctx, ev); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("NUL in a JSONB map: %v, want ErrInvalid", err)
 	}
+}
+
+// When the server drops the store's connections (a failover, a restart), the
+// next write may fail with a transient error; Retry gets it through on a new
+// connection.
+func TestRetrySurvivesDroppedConnections(t *testing.T) {
+	ctx := context.Background()
+	dsn, err := url.Parse(pgtest.FreshDSN(t))
+	if err != nil {
+		t.Skipf("PARLEY_TEST_POSTGRES is not a URL: %v", err)
+	}
+	app := "parley_drop_" + strings.TrimPrefix(dsn.Query().Get("search_path"), "parley_test_")
+	q := dsn.Query()
+	q.Set("application_name", app)
+	dsn.RawQuery = q.Encode()
+	s, err := Open(ctx, dsn.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := store.Call{ID: "call-1", State: store.CallBot}
+	if err := s.SaveCall(ctx, &c); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := Open(ctx, pgtestBase(t, dsn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	var killed int
+	if err := admin.Pool().QueryRow(ctx, `SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE application_name = $1`, app).Scan(&killed); err != nil {
+		t.Fatal(err)
+	}
+	if killed == 0 {
+		t.Fatal("no connection of the store to drop")
+	}
+	for seq := 1; seq <= 3; seq++ {
+		turn := store.Turn{CallID: "call-1", Seq: seq, Text: "still here"}
+		err := store.Retry(ctx, store.Backoff{Initial: 10 * time.Millisecond}, func(ctx context.Context) error {
+			err := s.AppendTurn(ctx, turn)
+			if err != nil {
+				t.Logf("turn %d: attempt failed: %v", seq, err)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatalf("turn %d after the connections dropped: %v", seq, err)
+		}
+	}
+	ts, err := s.ListTurns(ctx, "call-1")
+	if err != nil || len(ts) != 3 {
+		t.Fatalf("turns after reconnect: %d, %v; want 3", len(ts), err)
+	}
+}
+
+// pgtestBase returns dsn without application_name, for an admin connection
+// in the same schema.
+func pgtestBase(t *testing.T, dsn *url.URL) string {
+	t.Helper()
+	u := *dsn
+	q := u.Query()
+	q.Del("application_name")
+	u.RawQuery = q.Encode()
+	return u.String()
 }
