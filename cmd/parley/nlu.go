@@ -32,6 +32,7 @@ func nluEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	oosLabel := fs.String("oos-label", "", "label of out-of-scope turns in the data (CLINC150: oos)")
 	oosTrain := fs.Bool("oos-train", true, "with --clinc, train a reject class on oos_train")
 	split := fs.Float64("split", 0, "evaluate on this fraction of --train held out (for tuning) instead of --test")
+	target := fs.Float64("target-oos-recall", 0, "choose the threshold with the best in-scope accuracy reaching this out-of-scope recall on validation (0: maximize their mean)")
 	savePath := fs.String("save", "", "write the trained model to this file")
 	def := nlu.DefaultOptions()
 	c := fs.Float64("c", def.C, "SVM cost")
@@ -41,7 +42,11 @@ func nluEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stem := fs.Bool("stem", def.Features.Stem, "stem words for word n-grams")
 	wordW := fs.Float64("word-weight", def.Features.WordWeight, "weight of the word n-gram block")
 	charW := fs.Float64("char-weight", def.Features.CharWeight, "weight of the character n-gram block")
+	skip := fs.Int("skip-window", def.Features.SkipWindow, "pair stemmed words up to this many apart (0 disables)")
 	minDF := fs.Int("min-df", def.Features.MinDF, "drop features seen in fewer training turns")
+	lrW := fs.Float64("lr-weight", def.LRWeight, "weight of the softmax regression logits added to the SVM margins (0 disables)")
+	lrL := fs.Float64("lr-lambda", def.LRLambda, "softmax regression L2")
+	lrE := fs.Int("lr-epochs", def.LREpochs, "softmax regression epochs")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -104,8 +109,10 @@ func nluEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	opts := nlu.DefaultOptions()
 	opts.C = *c
-	opts.Features = nlu.FeatureOptions{WordNGrams: *wordN, CharMin: *charMin, CharMax: *charMax, Stem: *stem, WordWeight: *wordW, CharWeight: *charW, MinDF: *minDF}
+	opts.Features = nlu.FeatureOptions{WordNGrams: *wordN, CharMin: *charMin, CharMax: *charMax, Stem: *stem, WordWeight: *wordW, CharWeight: *charW, MinDF: *minDF, SkipWindow: *skip}
 	opts.OutOfScopeLabel = *oosLabel
+	opts.TargetOOSRecall = *target
+	opts.LRWeight, opts.LRLambda, opts.LREpochs = *lrW, *lrL, *lrE
 	if len(val) > 0 {
 		opts.Holdout = -1
 	}
@@ -115,7 +122,7 @@ func nluEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	if len(val) > 0 {
-		if m, err = m.Calibrate(val, 0); err != nil {
+		if m, err = m.Calibrate(val, nlu.CalibrateOptions{TargetOOSRecall: *target}); err != nil {
 			return fail(err)
 		}
 	}
@@ -139,6 +146,18 @@ func nluEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	perTurn := time.Since(start) / time.Duration(len(test))
 	r := nlu.Evaluate(gold, pred, *oosLabel)
+	// Closed-set accuracy on the in-scope turns shows what rejection costs.
+	closed, inScope := 0, 0
+	open := m.WithThreshold(0)
+	for _, e := range test {
+		if *oosLabel != "" && e.Intent == *oosLabel {
+			continue
+		}
+		inScope++
+		if rk := open.Rank(e.Text); rk[0].Intent == e.Intent || (rk[0].Intent == *oosLabel && len(rk) > 1 && rk[1].Intent == e.Intent) {
+			closed++
+		}
+	}
 
 	fmt.Fprintf(stdout, "train: %d examples, %d intents, %s (temperature %.3f, threshold %.3f)\n",
 		len(train), len(m.Intents()), trainTime.Round(time.Millisecond), m.Temperature(), m.Threshold())
@@ -148,6 +167,7 @@ func nluEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *oosLabel != "" {
 		fmt.Fprintf(stdout, "in-scope acc     %.4f  (%d turns)\n", r.InScopeAccuracy, r.InScope)
 		fmt.Fprintf(stdout, "out-of-scope rec %.4f  (%d turns)\n", r.OOSRecall, r.OOS)
+		fmt.Fprintf(stdout, "in-scope acc without rejection %.4f\n", float64(closed)/float64(max(inScope, 1)))
 	}
 	return 0
 }

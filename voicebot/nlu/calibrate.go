@@ -109,9 +109,11 @@ func fitTemperature(c calibration, turns []scoredTurn) float64 {
 
 // chooseThreshold picks the rejection threshold for c on validation turns.
 // With out-of-scope turns it maximizes the mean of in-scope accuracy and
-// out-of-scope recall (returned as score); without them it rejects about
-// rejectRate of the in-scope turns and score is 0.
-func chooseThreshold(m *Model, c calibration, turns []scoredTurn, rejectRate float64) (threshold, score float64) {
+// out-of-scope recall or, when targetRecall > 0, in-scope accuracy among the
+// thresholds reaching that out-of-scope recall (the objective is returned as
+// score); without them it rejects about rejectRate of the in-scope turns and
+// score is 0.
+func chooseThreshold(m *Model, c calibration, turns []scoredTurn, rejectRate, targetRecall float64) (threshold, score float64) {
 	type point struct {
 		conf    float64
 		oos     bool // gold is out of scope
@@ -164,11 +166,15 @@ func chooseThreshold(m *Model, c calibration, turns []scoredTurn, rejectRate flo
 		}
 	}
 	objective := func() float64 {
-		s := float64(oosCaught) / float64(nOOS)
-		if nIn > 0 {
-			s = (s + float64(inCorrect)/float64(nIn)) / 2
+		recall := float64(oosCaught) / float64(nOOS)
+		acc := float64(inCorrect) / float64(max(nIn, 1))
+		if targetRecall > 0 {
+			if recall < targetRecall {
+				return -1 + recall // below target: only recall counts
+			}
+			return acc
 		}
-		return s
+		return (recall + acc) / 2
 	}
 	score = objective()
 	for i, p := range pts {
@@ -195,7 +201,7 @@ func chooseThreshold(m *Model, c calibration, turns []scoredTurn, rejectRate flo
 
 // calibrate fits a calibration for m on validation turns. With out-of-scope
 // turns it also chooses whether and where to place the "no intent" logit.
-func calibrate(m *Model, val []Example, rejectRate float64) calibration {
+func calibrate(m *Model, val []Example, rejectRate, targetRecall float64) calibration {
 	turns := scoreTurns(m, val)
 	hasOOS := false
 	for _, t := range turns {
@@ -204,11 +210,11 @@ func calibrate(m *Model, val []Example, rejectRate float64) calibration {
 	if !hasOOS {
 		c := m.calib
 		c.Temperature = fitTemperature(c, turns)
-		c.Threshold, _ = chooseThreshold(m, c, turns, rejectRate)
+		c.Threshold, _ = chooseThreshold(m, c, turns, rejectRate, 0)
 		return c
 	}
 	var best calibration
-	bestScore := -1.0
+	bestScore := math.Inf(-1)
 	candidates := []calibration{{UseBackground: false}}
 	for bg := -1.5; bg <= 0.51; bg += 0.25 {
 		candidates = append(candidates, calibration{UseBackground: true, Background: bg})
@@ -216,7 +222,7 @@ func calibrate(m *Model, val []Example, rejectRate float64) calibration {
 	for _, c := range candidates {
 		c.Temperature = fitTemperature(c, turns)
 		var s float64
-		c.Threshold, s = chooseThreshold(m, c, turns, rejectRate)
+		c.Threshold, s = chooseThreshold(m, c, turns, rejectRate, targetRecall)
 		if s > bestScore {
 			best, bestScore = c, s
 		}

@@ -16,6 +16,9 @@ type FeatureOptions struct {
 	Stem bool
 	// WordWeight and CharWeight scale the two L2-normalized blocks.
 	WordWeight, CharWeight float64
+	// SkipWindow adds unordered pairs of stemmed words at most this many
+	// words apart beyond adjacency ("card ... arrive"); 0 disables them.
+	SkipWindow int
 	// MinDF drops features seen in fewer training utterances.
 	MinDF int
 }
@@ -52,6 +55,7 @@ type vectorizer struct {
 const (
 	blockWord = 'w'
 	blockChar = 'c'
+	blockSkip = 's'
 )
 
 // FNV-1a, inlined so hashing an n-gram allocates nothing.
@@ -87,6 +91,15 @@ func (o FeatureOptions) terms(text string) (word, char []uint64) {
 	for n := 1; n <= max(o.WordNGrams, 1); n++ {
 		for i := 0; i+n <= len(wtoks); i++ {
 			word = append(word, sum(blockWord, wtoks[i:i+n]...))
+		}
+	}
+	for i := range wtoks {
+		for j := i + 2; j < len(wtoks) && j <= i+o.SkipWindow; j++ {
+			a, b := wtoks[i], wtoks[j]
+			if a > b {
+				a, b = b, a
+			}
+			word = append(word, sum(blockSkip, a, b))
 		}
 	}
 	if o.CharMax > 0 {

@@ -325,3 +325,23 @@ func TestTokenize(t *testing.T) {
 		}
 	}
 }
+
+func TestSoftmaxEnsemble(t *testing.T) {
+	m, err := Train(context.Background(), deployment(), Options{LRWeight: 0.1, Threshold: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := trainDeployment(t)
+	differs := false
+	for _, e := range deployment() {
+		if r := m.Classify(e.Text); r.Intent != e.Intent {
+			t.Errorf("with softmax regression, training turn %q = %+v, want %s", e.Text, r, e.Intent)
+		}
+		if m.Classify(e.Text).Confidence != plain.Classify(e.Text).Confidence {
+			differs = true
+		}
+	}
+	if !differs {
+		t.Error("LRWeight had no effect on the scores")
+	}
+}
