@@ -38,10 +38,15 @@ type Config struct {
 	// MaxBoost bounds the feedback boost: the fused score is multiplied by
 	// 1 + b with b in [-MaxBoost, MaxBoost]. Default 0.1.
 	MaxBoost float64
-	Booster  Booster        // optional helpfulness signal
-	Observer SearchObserver // optional search analytics
-	Logger   *slog.Logger
-	Now      func() time.Time // clock for validity filters; default time.Now
+	// A search counts as answered ("good" for analytics) when its top hit is
+	// the best BM25 match with at least GoodLexicalScore (default 2) or has
+	// a vector similarity of at least GoodVectorScore (default 0.35).
+	GoodLexicalScore float64
+	GoodVectorScore  float64
+	Booster          Booster        // optional helpfulness signal
+	Observer         SearchObserver // optional search analytics
+	Logger           *slog.Logger
+	Now              func() time.Time // clock for validity filters; default time.Now
 }
 
 func (c Config) withDefaults() Config {
@@ -57,6 +62,8 @@ func (c Config) withDefaults() Config {
 	def(&c.LexicalWeight, 1)
 	def(&c.VectorWeight, 0.7)
 	def(&c.MaxBoost, 0.1)
+	def(&c.GoodLexicalScore, 2)
+	def(&c.GoodVectorScore, 0.35)
 	if c.Candidates <= 0 {
 		c.Candidates = 50
 	}
@@ -575,19 +582,19 @@ func (b *Base) Search(ctx context.Context, q Query) ([]Hit, error) {
 		for i, h := range out {
 			ids[i] = h.DocumentID
 		}
-		b.cfg.Observer.ObserveSearch(q.Text, ids, goodResult(out))
+		b.cfg.Observer.ObserveSearch(q.Text, ids, b.goodResult(out))
 	}
 	return out, nil
 }
 
 // goodResult judges whether the top hit plausibly answers the query: it
-// matched words of the query, or its meaning is close.
-func goodResult(hits []Hit) bool {
+// matched words of the query well, or its meaning is close.
+func (b *Base) goodResult(hits []Hit) bool {
 	if len(hits) == 0 {
 		return false
 	}
 	top := hits[0]
-	return top.LexicalRank == 1 && top.LexicalScore >= 2 || top.VectorScore >= 0.35
+	return top.LexicalRank == 1 && top.LexicalScore >= b.cfg.GoodLexicalScore || float64(top.VectorScore) >= b.cfg.GoodVectorScore
 }
 
 func (b *Base) vectorSearch(ctx context.Context, text string, k int, f index.Filter) ([]index.Hit, error) {

@@ -232,3 +232,16 @@ func RunFiles(ctx context.Context, docsPath, queriesPath string, o Options) (Rep
 	}
 	return Run(ctx, docs, queries, o)
 }
+
+// String renders the report as a small table.
+func (r Report) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-8s %6s %6s %6s %6s %6s\n", "mode", "n", "R@1", "R@5", "R@10", "MRR")
+	for _, row := range []struct {
+		name string
+		m    Metrics
+	}{{"hybrid", r.Hybrid}, {"lexical", r.Lexical}, {"vector", r.Vector}} {
+		fmt.Fprintf(&b, "%-8s %6d %6.3f %6.3f %6.3f %6.3f\n", row.name, row.m.Queries, row.m.Recall1, row.m.Recall5, row.m.Recall10, row.m.MRR)
+	}
+	return b.String()
+}

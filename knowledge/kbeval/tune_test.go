@@ -2,6 +2,7 @@ package kbeval
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"testing"
 
@@ -13,7 +14,7 @@ import (
 // threads stay held out); it runs only with KB_TUNE=1 and just logs.
 func TestTuneStackFAQ(t *testing.T) {
 	if os.Getenv("KB_TUNE") == "" {
-		t.Skip("set KB_TUNE=1 to sweep ranking parameters on the even StackFAQ threads")
+		t.Skip("set KB_TUNE=ranking (or embedder) to sweep parameters on the even StackFAQ threads")
 	}
 	docs, queries := stackFAQ(t)
 	tune := split(queries, 0)
@@ -24,14 +25,32 @@ func TestTuneStackFAQ(t *testing.T) {
 		kc   knowledge.Config
 	}
 	var cfgs []cfg
+	if os.Getenv("KB_TUNE") == "embedder" {
+		for _, d := range []int{256, 512} {
+			for _, bw := range []float64{-1, 0.3, 0.6} {
+				for _, g := range [][2]int{{3, 5}, {2, 4}, {3, 6}, {4, 6}} {
+					for _, p := range []int{1, 2, 4} {
+						cfgs = append(cfgs, cfg{
+							name: fmt.Sprintf("dim=%d bigram=%.1f grams=%d-%d proj=%d", d, bw, g[0], g[1], p),
+							lo:   local.Options{Dimension: d, BigramWeight: bw, MinGram: g[0], MaxGram: g[1], Projections: p},
+						})
+					}
+				}
+			}
+		}
+	}
 	for _, tw := range []float64{1.5, 2, 3, 4} {
+		if len(cfgs) > 0 {
+			break
+		}
 		for _, vtw := range []float64{0.4, 0.7, 1.0, 1.5} {
 			for _, cw := range []float64{0.5, 0.8, 1.2} {
 				for _, vw := range []float64{0.7, 1, 1.5} {
 					for _, k := range []float64{10, 30, 60} {
 						cfgs = append(cfgs, cfg{
-							lo: local.Options{CharWeight: cw},
-							kc: knowledge.Config{TitleWeight: tw, VectorTitleWeight: vtw, VectorWeight: vw, RRFK: k},
+							name: fmt.Sprintf("tw=%.1f vtw=%.1f cw=%.1f vw=%.1f k=%.0f", tw, vtw, cw, vw, k),
+							lo:   local.Options{CharWeight: cw},
+							kc:   knowledge.Config{TitleWeight: tw, VectorTitleWeight: vtw, VectorWeight: vw, RRFK: k},
 						})
 					}
 				}
@@ -51,7 +70,7 @@ func TestTuneStackFAQ(t *testing.T) {
 		score := m.MRR + 0.5*m.Recall1
 		if score > best {
 			best = score
-			t.Logf("best so far: tw=%.1f vtw=%.1f cw=%.1f vw=%.1f k=%.0f  %v", c.kc.TitleWeight, c.kc.VectorTitleWeight, c.lo.CharWeight, c.kc.VectorWeight, c.kc.RRFK, m)
+			t.Logf("best so far: %s  %v", c.name, m)
 		}
 	}
 }
