@@ -20,6 +20,8 @@ import (
 	"github.com/parley-cc/parley/store/internal/sqlstore"
 )
 
+// migrations is the schema history; go:embed needs a package-level variable.
+//
 //go:embed migrations/*.sql
 var migrations embed.FS
 
@@ -81,35 +83,38 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		closeAll() //nolint:errcheck // the migration error is the one to report
 		return nil, err
 	}
-	if err := sqlstore.Migrate(ctx, db, dialect, ms); err != nil {
+	if err := sqlstore.Migrate(ctx, db, dialect(), ms); err != nil {
 		closeAll() //nolint:errcheck // the migration error is the one to report
 		return nil, fmt.Errorf("postgres at %s: %w", where, err)
 	}
-	return &Store{Store: sqlstore.New(db, db, dialect, closeAll), pool: pool}, nil
+	return &Store{Store: sqlstore.New(db, db, dialect(), closeAll), pool: pool}, nil
 }
 
 // Pool returns the underlying pgx pool, for pool statistics in /metrics.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-var dialect = sqlstore.Dialect{
-	Name:          "postgres",
-	Time:          func(t time.Time) any { return t },
-	MigrationLock: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrationLockID),
-	Classify: func(err error) error {
-		var pe *pgconn.PgError
-		if !errors.As(err, &pe) {
+// dialect says how this database differs from the shared SQL.
+func dialect() sqlstore.Dialect {
+	return sqlstore.Dialect{
+		Name:          "postgres",
+		Time:          func(t time.Time) any { return t },
+		MigrationLock: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrationLockID),
+		Classify: func(err error) error {
+			var pe *pgconn.PgError
+			if !errors.As(err, &pe) {
+				return nil
+			}
+			switch {
+			case pe.Code == "23505": // unique_violation
+				return store.ErrConflict
+			case pe.Code == "23503": // foreign_key_violation
+				return store.ErrNotFound
+			case pe.Code == "23502", pe.Code == "23514", len(pe.Code) == 5 && pe.Code[:2] == "22":
+				// not_null_violation, check_violation, data exceptions (NUL
+				// bytes, bad UTF-8, out of range): the record is at fault.
+				return store.ErrInvalid
+			}
 			return nil
-		}
-		switch {
-		case pe.Code == "23505": // unique_violation
-			return store.ErrConflict
-		case pe.Code == "23503": // foreign_key_violation
-			return store.ErrNotFound
-		case pe.Code == "23502", pe.Code == "23514", len(pe.Code) == 5 && pe.Code[:2] == "22":
-			// not_null_violation, check_violation, data exceptions (NUL
-			// bytes, bad UTF-8, out of range): the record is at fault.
-			return store.ErrInvalid
-		}
-		return nil
-	},
+		},
+	}
 }

@@ -22,6 +22,8 @@ import (
 	"github.com/parley-cc/parley/store/internal/sqlstore"
 )
 
+// migrations is the schema history; go:embed needs a package-level variable.
+//
 //go:embed migrations/*.sql
 var migrations embed.FS
 
@@ -76,11 +78,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		closeAll() //nolint:errcheck // the migration error is the one to report
 		return nil, err
 	}
-	if err := sqlstore.Migrate(ctx, w, dialect, ms); err != nil {
+	if err := sqlstore.Migrate(ctx, w, dialect(), ms); err != nil {
 		closeAll() //nolint:errcheck // the migration error is the one to report
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
-	return &Store{Store: sqlstore.New(w, r, dialect, closeAll), w: w, r: r}, nil
+	return &Store{Store: sqlstore.New(w, r, dialect(), closeAll), w: w, r: r}, nil
 }
 
 // dsn builds the modernc DSN: every connection gets the pragmas, and write
@@ -119,23 +121,26 @@ func open(dsn string, conns int) (*sql.DB, error) {
 	return db, nil
 }
 
-var dialect = sqlstore.Dialect{
-	Name:              "sqlite",
-	PrepareStatements: true,
-	Time:              func(t time.Time) any { return t.Format(sqlstore.SQLiteTimeFormat) },
-	Classify: func(err error) error {
-		var se *sqlite.Error
-		if !errors.As(err, &se) {
+// dialect says how this database differs from the shared SQL.
+func dialect() sqlstore.Dialect {
+	return sqlstore.Dialect{
+		Name:              "sqlite",
+		PrepareStatements: true,
+		Time:              func(t time.Time) any { return t.Format(sqlstore.SQLiteTimeFormat) },
+		Classify: func(err error) error {
+			var se *sqlite.Error
+			if !errors.As(err, &se) {
+				return nil
+			}
+			switch se.Code() {
+			case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+				return store.ErrConflict
+			case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+				return store.ErrNotFound
+			case sqlite3.SQLITE_CONSTRAINT_NOTNULL, sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_TOOBIG:
+				return store.ErrInvalid
+			}
 			return nil
-		}
-		switch se.Code() {
-		case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
-			return store.ErrConflict
-		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-			return store.ErrNotFound
-		case sqlite3.SQLITE_CONSTRAINT_NOTNULL, sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_TOOBIG:
-			return store.ErrInvalid
-		}
-		return nil
-	},
+		},
+	}
 }
