@@ -64,6 +64,10 @@ func (q *WriteQueue) Pending() int {
 
 func (q *WriteQueue) submit(ctx context.Context, w write) error {
 	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return fmt.Errorf("%s: write queue closed", w.what)
+	}
 	if len(q.pending) == 0 {
 		q.mu.Unlock()
 		err := w.do(ctx)
