@@ -2,6 +2,9 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -181,5 +184,31 @@ func TestOpenAPICompleteness(t *testing.T) {
 		if op["responses"].(map[string]any)[strconv.Itoa(r.status)] == nil {
 			t.Errorf("%s: answered %d, which the document does not list (%s)", route, r.status, r.body)
 		}
+	}
+}
+
+// TestOpenAPIExternalValidator checks the document with the Python
+// openapi-spec-validator when it is installed.
+func TestOpenAPIExternalValidator(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not found; skipping the external OpenAPI validator")
+	}
+	if exec.Command(python, "-c", "import openapi_spec_validator").Run() != nil {
+		t.Skip("python module openapi_spec_validator not installed (pip install openapi-spec-validator); skipping")
+	}
+	e := newEnv(t, nil)
+	r := e.must(200, "GET", "/api/v1/openapi.json", "")
+	path := filepath.Join(t.TempDir(), "openapi.json")
+	if err := os.WriteFile(path, r.body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(python, "-c", `import sys
+from openapi_spec_validator import validate
+from openapi_spec_validator.readers import read_from_filename
+spec, _ = read_from_filename(sys.argv[1])
+validate(spec)`, path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("openapi-spec-validator rejects the document: %v\n%s", err, out)
 	}
 }
