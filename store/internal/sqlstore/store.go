@@ -88,6 +88,15 @@ func (s *Store) wrap(err error, format string, args ...any) error {
 	return fmt.Errorf("%s: %s: %w", msg, s.d.Name, err)
 }
 
+// wrapChild is wrap for a row that refers to a parent: a missing parent
+// says which one, rather than the driver's foreign-key message.
+func (s *Store) wrapChild(err error, parent, parentID, format string, args ...any) error {
+	if s.d.Classify(err) == store.ErrNotFound {
+		return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), notFound(parent, parentID))
+	}
+	return s.wrap(err, format, args...)
+}
+
 func notFound(what, id string) error { return fmt.Errorf("%s %q: %w", what, id, store.ErrNotFound) }
 
 func jsonArg(v any, field string) (string, error) {
@@ -503,7 +512,7 @@ func (s *Store) AppendTurn(ctx context.Context, t store.Turn) error {
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (call_id, seq) DO NOTHING`,
 		t.CallID, t.Seq, t.Speaker, t.Text, t.Intent, t.Confidence, t.Sentiment, timings, s.t(t.At))
 	if err != nil {
-		return s.wrap(err, "append turn %d of call %q", t.Seq, t.CallID)
+		return s.wrapChild(err, "call", t.CallID, "append turn %d", t.Seq)
 	}
 	return nil
 }
@@ -550,7 +559,7 @@ func (s *Store) AppendCallEvent(ctx context.Context, e store.CallEvent) error {
 		VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (call_id, seq) DO NOTHING`,
 		e.CallID, e.Seq, e.Type, e.By, data, s.t(e.At))
 	if err != nil {
-		return s.wrap(err, "append event %d of call %q", e.Seq, e.CallID)
+		return s.wrapChild(err, "call", e.CallID, "append event %d", e.Seq)
 	}
 	return nil
 }
@@ -730,7 +739,7 @@ func (s *Store) AddCampaignContacts(ctx context.Context, contacts []store.Campai
 			c.CampaignID, c.ID, c.Phone, c.Name, c.Status, c.Attempts, s.nt(c.WindowStart), s.nt(c.WindowEnd),
 			c.Reason, c.Summary, c.LastCallID, s.t(now), pos)
 		if err != nil {
-			return s.wrap(err, "add contact %q to campaign %q", c.ID, c.CampaignID)
+			return s.wrapChild(err, "campaign", c.CampaignID, "add contact %q", c.ID)
 		}
 	}
 	if err := tx.Commit(); err != nil {
