@@ -34,7 +34,10 @@ type Config struct {
 	RRFK          float64 // default 10
 	LexicalWeight float64 // default 1
 	VectorWeight  float64 // default 0.7
-	Candidates    int     // hits taken from each retriever; default 50
+	// TitleRRFWeight adds a third, title-only BM25 ranking of documents to
+	// hybrid search. Default 0.8; negative disables.
+	TitleRRFWeight float64
+	Candidates     int // hits taken from each retriever; default 50
 	// MaxBoost bounds the feedback boost: the fused score is multiplied by
 	// 1 + b with b in [-MaxBoost, MaxBoost]. Default 0.1.
 	MaxBoost float64
@@ -61,6 +64,7 @@ func (c Config) withDefaults() Config {
 	def(&c.RRFK, 10)
 	def(&c.LexicalWeight, 1)
 	def(&c.VectorWeight, 0.7)
+	def(&c.TitleRRFWeight, 0.8)
 	def(&c.MaxBoost, 0.1)
 	def(&c.GoodLexicalScore, 2)
 	def(&c.GoodVectorScore, 0.35)
@@ -93,6 +97,9 @@ type Base struct {
 	emb embed.Embedder
 	idx index.Index
 	lex *lexical.Index
+	// titles ranks whole documents by title alone: in FAQ-style bases the
+	// question wording is the strongest single signal.
+	titles *lexical.Index
 
 	mu     sync.RWMutex
 	docs   map[string]*docState
@@ -119,6 +126,7 @@ func New(cfg Config, emb embed.Embedder, idx index.Index) *Base {
 	return &Base{
 		cfg: cfg, emb: emb, idx: idx,
 		lex:    lexical.New(lexical.Options{}),
+		titles: lexical.New(lexical.Options{}),
 		docs:   map[string]*docState{},
 		chunks: map[string]*chunkState{},
 	}
@@ -224,6 +232,7 @@ func (b *Base) Ingest(ctx context.Context, d Document) (IngestResult, error) {
 		}
 	}
 	b.docs[d.ID] = ds
+	b.titles.Put(d.ID, lexical.Field{Text: d.Title, Weight: 1})
 	return res, nil
 }
 
@@ -343,6 +352,7 @@ func (b *Base) Delete(ctx context.Context, id string) error {
 			b.lex.Remove(cid)
 		}
 		delete(b.docs, id)
+		b.titles.Remove(id)
 	}
 	return nil
 }
@@ -519,6 +529,17 @@ func (b *Base) Search(ctx context.Context, q Query) ([]Hit, error) {
 			rank++
 			fu.lexRank, fu.lexChunk, fu.lexScore = rank, h.ID, h.Score
 			fu.score += b.cfg.LexicalWeight / (b.cfg.RRFK + float64(rank))
+		}
+	}
+	if q.Mode == Hybrid && b.cfg.TitleRRFWeight > 0 {
+		b.mu.RLock()
+		hits := b.titles.Search(q.Text, cand, func(id string) bool {
+			ds := b.docs[id]
+			return ds != nil && len(ds.chunks) > 0 && f.Match(&b.chunks[ds.chunks[0]].point)
+		})
+		b.mu.RUnlock()
+		for i, h := range hits {
+			get(h.ID).score += b.cfg.TitleRRFWeight / (b.cfg.RRFK + float64(i+1))
 		}
 	}
 	if q.Mode != LexicalOnly {

@@ -39,6 +39,11 @@ func TestTuneStackFAQ(t *testing.T) {
 			}
 		}
 	}
+	if os.Getenv("KB_TUNE") == "title" {
+		for _, trw := range []float64{-1, 0.2, 0.4, 0.6, 0.8, 1, 1.5} {
+			cfgs = append(cfgs, cfg{name: fmt.Sprintf("titleRRF=%.1f", trw), kc: knowledge.Config{TitleRRFWeight: trw}})
+		}
+	}
 	for _, tw := range []float64{1.5, 2, 3, 4} {
 		if len(cfgs) > 0 {
 			break
@@ -68,6 +73,9 @@ func TestTuneStackFAQ(t *testing.T) {
 			t.Fatal(err)
 		}
 		score := m.MRR + 0.5*m.Recall1
+		if os.Getenv("KB_TUNE") == "title" {
+			t.Logf("%s  %v", c.name, m)
+		}
 		if score > best {
 			best = score
 			t.Logf("best so far: %s  %v", c.name, m)
