@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parley-cc/parley/knowledge/index"
@@ -46,8 +47,9 @@ type Index struct {
 	lists     []*list
 	byID      map[string]*entry
 	byDoc     map[string]map[string]*entry
-	builtAt   int // point count at the last IVF (re)build
-	dirty     bool
+	builtAt   int         // point count at the last IVF (re)build
+	dirty     atomic.Bool // changed since the last write to disk
+	flushMu   sync.Mutex  // one file write at a time, in order
 	closed    bool
 	stop      chan struct{}
 	flusherWG sync.WaitGroup
@@ -146,7 +148,7 @@ func (x *Index) Upsert(ctx context.Context, points []index.Point) error {
 		x.removeLocked(p.ID)
 		x.insertLocked(p)
 	}
-	x.dirty = true
+	x.dirty.Store(true)
 	x.maybeRebuildLocked()
 	return nil
 }
@@ -207,7 +209,7 @@ func (x *Index) Delete(ctx context.Context, ids []string) error {
 	for _, id := range ids {
 		x.removeLocked(id)
 	}
-	x.dirty = true
+	x.dirty.Store(true)
 	return nil
 }
 
@@ -218,7 +220,7 @@ func (x *Index) DeleteDocument(ctx context.Context, documentID string) error {
 	for id := range x.byDoc[documentID] {
 		x.removeLocked(id)
 	}
-	x.dirty = true
+	x.dirty.Store(true)
 	return nil
 }
 
@@ -304,18 +306,20 @@ func (x *Index) Flush(ctx context.Context) error {
 	if x.o.Dir == "" {
 		return nil
 	}
+	x.flushMu.Lock()
+	defer x.flushMu.Unlock()
 	x.mu.RLock()
-	if !x.dirty {
+	if !x.dirty.Load() {
 		x.mu.RUnlock()
 		return nil
 	}
+	// Writers are excluded while encoding, so clearing the flag here cannot
+	// hide a change made after the snapshot.
 	data := x.encodeLocked()
-	x.dirty = false
+	x.dirty.Store(false)
 	x.mu.RUnlock()
 	if err := writeAtomic(filepath.Join(x.o.Dir, fileName), data); err != nil {
-		x.mu.Lock()
-		x.dirty = true
-		x.mu.Unlock()
+		x.dirty.Store(true)
 		return err
 	}
 	return nil

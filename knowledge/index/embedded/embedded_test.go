@@ -5,7 +5,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/parley-cc/parley/knowledge/index"
 	"github.com/parley-cc/parley/knowledge/index/indextest"
@@ -212,4 +214,45 @@ func jitter(r *rand.Rand, v []float32, s float64) []float32 {
 		out[i] = v[i] + float32(s*r.NormFloat64()/float64(len(v))*4)
 	}
 	return normalize(out)
+}
+
+// TestBackgroundFlushUnderLoad writes while the flusher runs (for -race)
+// and checks that a reopened index holds every write.
+func TestBackgroundFlushUnderLoad(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	x, err := Open(Options{Dimension: 8, Dir: dir, FlushInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts := randomPoints(rand.New(rand.NewPCG(9, 9)), 400, 8)
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := g; i < len(pts); i += 4 {
+				if err := x.Upsert(ctx, pts[i:i+1]); err != nil {
+					t.Error(err)
+				}
+				x.Search(ctx, pts[i].Vector, 3, index.Filter{})
+			}
+		}(g)
+	}
+	wg.Wait()
+	time.Sleep(20 * time.Millisecond) // let the flusher write at least once more
+	if _, err := os.Stat(filepath.Join(dir, fileName)); err != nil {
+		t.Fatalf("flusher wrote nothing: %v", err)
+	}
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	y, err := Open(Options{Dimension: 8, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer y.Close()
+	if y.Len() != 400 {
+		t.Fatalf("reopened index has %d points, want 400", y.Len())
+	}
 }
