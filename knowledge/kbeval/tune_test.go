@@ -11,10 +11,11 @@ import (
 )
 
 // TestTuneStackFAQ is a parameter sweep on the EVEN threads only (the odd
-// threads stay held out); it runs only with KB_TUNE=1 and just logs.
+// threads stay held out); it runs only with KB_TUNE=ranking, embedder or
+// title and just logs.
 func TestTuneStackFAQ(t *testing.T) {
 	if os.Getenv("KB_TUNE") == "" {
-		t.Skip("set KB_TUNE=ranking (or embedder) to sweep parameters on the even StackFAQ threads")
+		t.Skip("set KB_TUNE=ranking, embedder or title to sweep parameters on the even StackFAQ threads")
 	}
 	docs, queries := stackFAQ(t)
 	tune := split(queries, 0)
