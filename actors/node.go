@@ -1,0 +1,251 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/cluster/clusterproviders/automanaged"
+	"github.com/asynkron/protoactor-go/cluster/clusterproviders/etcd"
+	"github.com/asynkron/protoactor-go/cluster/clusterproviders/k8s"
+	"github.com/asynkron/protoactor-go/cluster/clusterproviders/test"
+	"github.com/asynkron/protoactor-go/remote"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/parley-cc/parley/actors/pb"
+)
+
+// registerFactories installs the grain factories once per process:
+// protoc-gen-go-grain keeps them in package globals of pb, and writing them
+// once keeps several members in one process free of data races. The
+// factories hold no state; per-member dependencies come from the context.
+var registerFactories = sync.OnceFunc(func() {
+	pb.CallFactory(newCallGrain)
+	pb.AgentFactory(newAgentGrain)
+	pb.QueueFactory(newQueueGrain)
+	pb.CampaignFactory(newCampaignGrain)
+})
+
+// Node is one running cluster member with typed clients for its grains.
+type Node struct {
+	cfg       ClusterConfig
+	deps      Deps
+	system    *actor.ActorSystem
+	cluster   *cluster.Cluster
+	router    *router
+	placement *placement
+	metrics   *grainMetrics
+	provider  cluster.ClusterProvider
+	// kill ends the provider as a crash would (nil when not needed).
+	kill     func()
+	stopOnce sync.Once
+
+	calls     CallClient
+	agents    AgentClient
+	queues    QueueClient
+	campaigns CampaignClient
+}
+
+// Start joins (or forms) the cluster described by cfg and returns the running
+// member. The context bounds provider setup (e.g. reaching etcd).
+func Start(ctx context.Context, cfg ClusterConfig, deps Deps) (n *Node, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if deps.Store == nil {
+		return nil, errors.New("actors: start member: Deps.Store is nil")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	level, _ := parseLevel(cfg.ActorLogLevel)
+	registerFactories()
+
+	host, port, _ := splitHostPort(cfg.Addr, true)
+	metrics, err := newGrainMetrics(deps.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("actors: start member: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			metrics.unregister(deps.Registerer)
+		}
+	}()
+
+	n = &Node{cfg: cfg, deps: deps, metrics: metrics}
+	n.provider, n.kill, err = newProvider(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("actors: start member: %w", err)
+	}
+
+	actorLog := slog.New(levelFilter{min: level, next: deps.Logger.Handler()})
+	n.system = actor.NewActorSystem(actor.WithLoggerFactory(func(s *actor.ActorSystem) *slog.Logger {
+		return actorLog.With(slog.String("lib", "protoactor"), slog.String("member", s.ID))
+	}))
+	n.system.Extensions.Register(&memberDeps{
+		store: deps.Store, log: deps.Logger.With(slog.String("component", "actors")),
+		metrics: metrics, storeTimeout: cfg.StoreTimeout,
+	})
+
+	var remoteOpts []remote.ConfigOption
+	if cfg.AdvertiseAddr != "" {
+		remoteOpts = append(remoteOpts, remote.WithAdvertisedHost(cfg.AdvertiseAddr))
+	}
+	n.placement = newPlacement(cfg.RequestTimeout)
+	ccfg := cluster.Configure(cfg.Name, n.provider, n.placement, remote.Configure(host, port, remoteOpts...),
+		cluster.WithKinds(n.kinds()...),
+		cluster.WithRequestTimeout(cfg.RequestTimeout),
+		cluster.WithClusterContextProducer(func(c *cluster.Cluster) cluster.Context {
+			return &router{cluster: c, timeout: cfg.RequestTimeout}
+		}),
+	)
+	n.cluster = cluster.New(n.system, ccfg)
+	n.router = &router{cluster: n.cluster, timeout: cfg.RequestTimeout}
+
+	// protoactor reports start failures (a port in use, an unreachable
+	// provider) by panicking.
+	if err := startMember(n.cluster); err != nil {
+		n.system.Shutdown()
+		if n.kill != nil {
+			n.kill()
+		}
+		return nil, fmt.Errorf("actors: start member on %s (%s provider): %w", cfg.Addr, cfg.Provider, err)
+	}
+	n.calls = CallClient{n}
+	n.agents = AgentClient{n}
+	n.queues = QueueClient{n}
+	n.campaigns = CampaignClient{n}
+	deps.Logger.Info("cluster member started", slog.String("address", n.Address()),
+		slog.String("provider", cfg.Provider), slog.String("cluster", cfg.Name))
+	return n, nil
+}
+
+func startMember(c *cluster.Cluster) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	c.StartMember()
+	return nil
+}
+
+// kinds builds this member's grain kinds; the props are per member so that
+// the message counter needs no lookup.
+func (n *Node) kinds() []*cluster.Kind {
+	mk := func(kind string, newActor func(time.Duration) actor.Actor) *cluster.Kind {
+		km := n.metrics.byKind[kind]
+		props := actor.PropsFromProducer(func() actor.Actor { return newActor(n.cfg.GrainIdleTimeout) },
+			actor.WithReceiverMiddleware(func(next actor.ReceiverFunc) actor.ReceiverFunc {
+				return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
+					if _, ok := env.Message.(*cluster.GrainRequest); ok {
+						km.messages.Inc()
+					}
+					next(c, env)
+				}
+			}))
+		return cluster.NewKind(kind, props)
+	}
+	return []*cluster.Kind{
+		mk(KindCall, func(t time.Duration) actor.Actor { return &pb.CallActor{Timeout: t} }),
+		mk(KindAgent, func(t time.Duration) actor.Actor { return &pb.AgentActor{Timeout: t} }),
+		mk(KindQueue, func(t time.Duration) actor.Actor { return &pb.QueueActor{Timeout: t} }),
+		mk(KindCampaign, func(t time.Duration) actor.Actor { return &pb.CampaignActor{Timeout: t} }),
+	}
+}
+
+// newProvider builds the membership provider cfg names. kill, when not nil,
+// ends the provider the way a crashed process would.
+func newProvider(ctx context.Context, cfg ClusterConfig) (cluster.ClusterProvider, func(), error) {
+	switch cfg.Provider {
+	case ProviderLocal:
+		// The in-memory agent of protoactor's test provider knows exactly
+		// this member: a one-member cluster with nothing to reach.
+		p := test.NewTestProvider(test.NewInMemAgent())
+		return p, func() { _ = p.Shutdown(false) }, nil
+	case ProviderAutomanaged:
+		_, port, _ := splitHostPort(cfg.AutoManageAddr, false)
+		p := automanaged.NewWithConfig(cfg.AutoManageRefresh, port, cfg.Seeds...)
+		return p, func() { _ = p.Shutdown(false) }, nil
+	case ProviderEtcd:
+		// The client's context outlives Start; cancelling it is how kill
+		// stops the lease keep-alive without deregistering, like a crash.
+		cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		dial := 5 * time.Second
+		if dl, ok := ctx.Deadline(); ok {
+			dial = min(dial, time.Until(dl))
+		}
+		p, err := etcd.NewWithConfig(cfg.EtcdPrefix, clientv3.Config{
+			Endpoints: cfg.EtcdEndpoints, DialTimeout: dial, Context: cctx,
+		})
+		if err != nil {
+			cancel()
+			return nil, nil, fmt.Errorf("connect etcd %v: %w", cfg.EtcdEndpoints, err)
+		}
+		return p, func() {
+			cancel()
+			_ = p.Shutdown(false)
+		}, nil
+	case ProviderK8s:
+		// Needs in-cluster credentials (a pod's service account); the
+		// namespace is the pod's.
+		p, err := k8s.New()
+		if err != nil {
+			return nil, nil, fmt.Errorf("kubernetes provider (runs only inside a pod): %w", err)
+		}
+		return p, nil, nil
+	}
+	return nil, nil, fmt.Errorf("unknown provider %q", cfg.Provider)
+}
+
+// Stop leaves the cluster. Graceful hands the member's grains over (they
+// stop here and re-activate on their new owners on demand) and deregisters
+// from the provider; non-graceful drops everything at once, as a crash would,
+// which tests use to exercise failover.
+func (n *Node) Stop(graceful bool) error {
+	n.stopOnce.Do(func() {
+		if graceful {
+			n.placement.Shutdown()
+			n.cluster.Shutdown(true)
+		} else {
+			n.cluster.Shutdown(false)
+			if n.kill != nil {
+				n.kill()
+			}
+		}
+		n.metrics.unregister(n.deps.Registerer)
+		n.deps.Logger.Info("cluster member stopped", slog.String("address", n.Address()), slog.Bool("graceful", graceful))
+	})
+	return nil
+}
+
+// Address is the host:port other members reach this member at.
+func (n *Node) Address() string { return n.system.Address() }
+
+// ID is this member's unique id (a new one on every start).
+func (n *Node) ID() string { return n.system.ID }
+
+// Members returns the addresses of the members this member currently sees.
+func (n *Node) Members() []string { return n.placement.Members() }
+
+// Cluster exposes the protoactor cluster for generated grain clients
+// (pb.GetCallGrainClient and friends) and diagnostics.
+func (n *Node) Cluster() *cluster.Cluster { return n.cluster }
+
+// Calls returns the client of Call grains.
+func (n *Node) Calls() *CallClient { return &n.calls }
+
+// Agents returns the client of Agent grains.
+func (n *Node) Agents() *AgentClient { return &n.agents }
+
+// Queues returns the client of Queue grains.
+func (n *Node) Queues() *QueueClient { return &n.queues }
+
+// Campaigns returns the client of Campaign grains.
+func (n *Node) Campaigns() *CampaignClient { return &n.campaigns }
