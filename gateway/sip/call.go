@@ -54,6 +54,7 @@ type Call struct {
 	hangupBy    Party
 	referResult chan string
 	remoteCSeq  uint32
+	digits      chan string
 }
 
 func newCall(s *Server, dialogID, callID string, inbound bool, remote Party) *Call {
@@ -62,7 +63,7 @@ func newCall(s *Server, dialogID, callID string, inbound bool, remote Party) *Ca
 		ID: callID, srv: s, dialogID: dialogID, inbound: inbound, remoteParty: remote,
 		ctx: ctx, cancel: cancel, done: make(chan struct{}), acked: make(chan struct{}, 1),
 		sessionID: randomUint63(), version: 1,
-		referResult: make(chan string, 4),
+		referResult: make(chan string, 4), digits: make(chan string, 32),
 	}
 	if ua := s.dialogUA["udp"]; ua != nil {
 		c.contact = ua.ContactHDR

@@ -121,6 +121,7 @@ func (s *Server) Dial(ctx context.Context, target string, opts DialOptions) (*Ca
 	c.contact = s.dialogUA[transport].ContactHDR
 	fail := func(err error) (*Call, error) {
 		c.closeMedia()
+		c.cancel()
 		c.release()
 		return nil, err
 	}

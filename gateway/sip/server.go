@@ -470,6 +470,7 @@ func (s *Server) answer(req *siplib.Request, tx siplib.ServerTransaction, releas
 		}
 		dialog.Close()
 		c.closeMedia()
+		c.cancel()
 		return nil, err
 	}
 	if err := dialog.Respond(180, "Ringing", nil); err != nil {
