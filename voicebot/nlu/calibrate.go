@@ -23,6 +23,11 @@ type calibration struct {
 // one; the temperature is close to what BANKING77 and CLINC150 splits give.
 var defaultCalibration = calibration{Temperature: 0.2, UseBackground: true, Background: 0}
 
+// defaultThreshold rejects, when there are too few held-out turns to fit a
+// threshold, any turn whose best intent is less likely than all the rest
+// together, "no intent" included.
+const defaultThreshold = 0.5
+
 // minCalibrationTurns is the fewest held-out turns a temperature is fitted on.
 const minCalibrationTurns = 50
 
@@ -149,6 +154,9 @@ func chooseThreshold(m *Model, c calibration, turns []scoredTurn, rejectRate, ta
 	sort.Slice(pts, func(a, b int) bool { return pts[a].conf < pts[b].conf })
 	nIn := len(pts) - nOOS
 	if nOOS == 0 {
+		if len(pts) < minCalibrationTurns {
+			return defaultThreshold, 0
+		}
 		i := int(rejectRate * float64(len(pts)))
 		if i <= 0 {
 			return 0, 0

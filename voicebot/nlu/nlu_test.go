@@ -143,6 +143,22 @@ func TestOutOfScopeRejection(t *testing.T) {
 	}
 }
 
+func TestDefaultThresholdOnSmallDeployment(t *testing.T) {
+	m, err := Train(context.Background(), deployment(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Threshold() != defaultThreshold {
+		t.Errorf("threshold %v with 6 held-out turns, want the default %v", m.Threshold(), defaultThreshold)
+	}
+	if r := m.Classify("play some jazz music"); r.Intent != OutOfScope {
+		t.Errorf("Classify(play some jazz music) = %+v, want out of scope", r)
+	}
+	if r := m.Classify("I have lost my debit card"); r.Intent != "report_lost_card" {
+		t.Errorf("Classify(I have lost my debit card) = %+v", r)
+	}
+}
+
 func TestTrainedOutOfScopeClass(t *testing.T) {
 	ex := deployment()
 	for _, s := range []string{"play some music", "what's the weather", "tell me a joke", "book a flight to rome",
@@ -343,5 +359,38 @@ func TestSoftmaxEnsemble(t *testing.T) {
 	}
 	if !differs {
 		t.Error("LRWeight had no effect on the scores")
+	}
+}
+
+func TestCalibrateWithOutOfScopeTurns(t *testing.T) {
+	m := trainDeployment(t)
+	val := []Example{
+		{"how much money is in my account", "check_balance"}, {"could you tell me my balance", "check_balance"},
+		{"I would like to speak with a human", "talk_to_human"}, {"transfer me to an agent please", "talk_to_human"},
+		{"my card got stolen", "report_lost_card"}, {"I have lost my debit card", "report_lost_card"},
+		{"what time does the branch open", "opening_hours"}, {"are you open saturday", "opening_hours"},
+		{"yes that's correct", "yes"}, {"yeah sure", "yes"}, {"no that's not right", "no"}, {"nope", "no"},
+		{"play some jazz music", "oos"}, {"what is the weather like on mars", "oos"}, {"order a pizza", "oos"},
+		{"how tall is mount everest", "oos"}, {"book a flight to rome", "oos"}, {"tell me a joke", "oos"},
+	}
+	c, err := m.Calibrate(val, CalibrateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	score := func(m *Model) float64 {
+		r := evaluate(m, val, "oos")
+		return (r.InScopeAccuracy + r.OOSRecall) / 2
+	}
+	best := score(c)
+	for _, thr := range []float64{0, 0.2, 0.5, 0.8} {
+		if s := score(c.WithThreshold(thr)); s > best+1e-9 {
+			t.Errorf("threshold %v scores %.3f on validation, better than the fitted %v (%.3f)", thr, s, c.Threshold(), best)
+		}
+	}
+	if r := evaluate(c, val, "oos"); r.OOSRecall < 0.5 || r.InScopeAccuracy < 0.8 {
+		t.Errorf("calibrated on validation: in-scope %.2f out-of-scope recall %.2f", r.InScopeAccuracy, r.OOSRecall)
+	}
+	if _, err := m.Calibrate(nil, CalibrateOptions{}); err == nil {
+		t.Error("Calibrate accepted no validation turns")
 	}
 }
