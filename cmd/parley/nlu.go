@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -33,6 +34,7 @@ func nluEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	oosTrain := fs.Bool("oos-train", true, "with --clinc, train a reject class on oos_train")
 	split := fs.Float64("split", 0, "evaluate on this fraction of --train held out (for tuning) instead of --test")
 	target := fs.Float64("target-oos-recall", 0, "choose the threshold with the best in-scope accuracy reaching this out-of-scope recall on validation (0: maximize their mean)")
+	confusions := fs.Int("confusions", 0, "also print the N most frequent (gold -> predicted) confusions")
 	savePath := fs.String("save", "", "write the trained model to this file")
 	def := nlu.DefaultOptions()
 	c := fs.Float64("c", def.C, "SVM cost")
@@ -169,5 +171,33 @@ func nluEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "out-of-scope rec %.4f  (%d turns)\n", r.OOSRecall, r.OOS)
 		fmt.Fprintf(stdout, "in-scope acc without rejection %.4f\n", float64(closed)/float64(max(inScope, 1)))
 	}
+	if *confusions > 0 {
+		printConfusions(stdout, gold, pred, *confusions)
+	}
 	return 0
+}
+
+// printConfusions lists the most frequent gold -> predicted mistakes, which
+// show a deployment which intents need clearer examples.
+func printConfusions(w io.Writer, gold, pred []string, n int) {
+	count := map[[2]string]int{}
+	for i := range gold {
+		if gold[i] != pred[i] {
+			count[[2]string{gold[i], pred[i]}]++
+		}
+	}
+	pairs := make([][2]string, 0, len(count))
+	for p := range count {
+		pairs = append(pairs, p)
+	}
+	sort.Slice(pairs, func(a, b int) bool {
+		if count[pairs[a]] != count[pairs[b]] {
+			return count[pairs[a]] > count[pairs[b]]
+		}
+		return pairs[a][0]+pairs[a][1] < pairs[b][0]+pairs[b][1]
+	})
+	fmt.Fprintln(w, "most frequent confusions (gold -> predicted):")
+	for _, p := range pairs[:min(n, len(pairs))] {
+		fmt.Fprintf(w, "  %4d  %s -> %s\n", count[p], p[0], p[1])
+	}
 }

@@ -54,10 +54,10 @@ func TestNLUEval(t *testing.T) {
 	train, test := nluCSV(t, dir, "train.csv", tr), nluCSV(t, dir, "test.csv", te)
 	model := filepath.Join(dir, "model.bin")
 	var out, errOut bytes.Buffer
-	if code := nluEval(context.Background(), []string{"--train", train, "--test", test, "--save", model}, &out, &errOut); code != 0 {
+	if code := nluEval(context.Background(), []string{"--train", train, "--test", test, "--save", model, "--confusions", "3"}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
-	for _, want := range []string{"train: 24 examples, 3 intents", "test:  6 turns", "accuracy         1.0000", "macro-F1         1.0000"} {
+	for _, want := range []string{"train: 24 examples, 3 intents", "test:  6 turns", "accuracy         1.0000", "macro-F1         1.0000", "most frequent confusions"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
@@ -96,5 +96,13 @@ func TestNLUEvalErrors(t *testing.T) {
 	}
 	if code := runNLU(nil); code != 2 {
 		t.Errorf("parley nlu without a subcommand: exit %d, want 2", code)
+	}
+}
+
+func TestPrintConfusions(t *testing.T) {
+	var b bytes.Buffer
+	printConfusions(&b, []string{"a", "a", "a", "b", "c"}, []string{"b", "b", "a", "c", "c"}, 1)
+	if got, want := b.String(), "most frequent confusions (gold -> predicted):\n     2  a -> b\n"; got != want {
+		t.Errorf("printConfusions = %q, want %q", got, want)
 	}
 }
