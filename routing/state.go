@@ -270,9 +270,6 @@ func (e *Engine) Verify() error {
 			if load[ch] != a.load[ch] {
 				return fmt.Errorf("agent %s: load %d on channel %d, counted %d", id, a.load[ch], ch, load[ch])
 			}
-			if load[ch] > a.caps[ch] {
-				return fmt.Errorf("agent %s: load %d over capacity %d", id, load[ch], a.caps[ch])
-			}
 			for _, m := range a.members[ch] {
 				if (m.pos >= 0) != a.available(ch) {
 					return fmt.Errorf("agent %s: pooled=%v but available=%v in queue %s step %d", id, m.pos >= 0, a.available(ch), m.st.q.id, m.st.index)
