@@ -106,3 +106,43 @@ func TestPrintConfusions(t *testing.T) {
 		t.Errorf("printConfusions = %q, want %q", got, want)
 	}
 }
+
+func TestNLUEvalValidationAndCLINC(t *testing.T) {
+	dir := t.TempDir()
+	tr, te := nluRows()
+	train, test := nluCSV(t, dir, "train.csv", tr), nluCSV(t, dir, "test.csv", te)
+	val := nluCSV(t, dir, "val.csv", append(te, [2]string{"play some music", "oos"}, [2]string{"what's the weather", "oos"}))
+	var out, errOut bytes.Buffer
+	if code := nluEval(context.Background(), []string{"--train", train, "--val", val, "--test", test, "--oos-label", "oos"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	for _, want := range []string{"in-scope acc", "out-of-scope rec", "(6 turns)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--val output lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	pairs := func(rows [][2]string) string {
+		var parts []string
+		for _, r := range rows {
+			parts = append(parts, `["`+r[0]+`", "`+r[1]+`"]`)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	}
+	oos := [][2]string{{"play some music", "oos"}, {"tell me a joke", "oos"}, {"book a flight", "oos"}}
+	js := `{"train": ` + pairs(tr) + `, "val": ` + pairs(te) + `, "test": ` + pairs(te) +
+		`, "oos_train": ` + pairs(oos) + `, "oos_val": ` + pairs(oos[:1]) + `, "oos_test": ` + pairs(oos[1:]) + `}`
+	clinc := filepath.Join(dir, "data_full.json")
+	if err := os.WriteFile(clinc, []byte(js), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := nluEval(context.Background(), []string{"--train", clinc}, &out, &errOut); code != 0 {
+		t.Fatalf("--train data_full.json: exit %d: %s", code, errOut.String())
+	}
+	for _, want := range []string{"train: 27 examples, 3 intents", "test:  8 turns", "out-of-scope rec", "(2 turns)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("CLINC output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package nlu
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"slices"
 )
@@ -27,6 +29,20 @@ type FeatureOptions struct {
 // train (never on its test set).
 func DefaultFeatureOptions() FeatureOptions {
 	return FeatureOptions{WordNGrams: 2, CharMin: 2, CharMax: 5, Stem: true, WordWeight: 1, CharWeight: 1, MinDF: 1}
+}
+
+func (o FeatureOptions) validate() error {
+	switch {
+	case o.WordNGrams < 0 || o.CharMin < 0 || o.CharMax < 0 || o.SkipWindow < 0 || o.MinDF < 0:
+		return fmt.Errorf("nlu: features %+v: negative size", o)
+	case o.CharMax > 0 && (o.CharMin < 1 || o.CharMin > o.CharMax):
+		return fmt.Errorf("nlu: features: character n-grams %d-%d, want 1 <= min <= max", o.CharMin, o.CharMax)
+	case o.WordWeight < 0 || o.CharWeight < 0:
+		return fmt.Errorf("nlu: features: negative block weight (word %v, char %v)", o.WordWeight, o.CharWeight)
+	case o.WordWeight == 0 && (o.CharWeight == 0 || o.CharMax == 0):
+		return errors.New("nlu: features: both the word and the character block are disabled")
+	}
+	return nil
 }
 
 // sparse is one utterance as sorted column indices and TF-IDF values.

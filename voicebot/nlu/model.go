@@ -48,6 +48,8 @@ type Result struct {
 
 // Options configure training. The zero value means "use the defaults".
 type Options struct {
+	// Features is used as given, except that its zero value means
+	// DefaultFeatureOptions.
 	Features FeatureOptions
 	// C is the SVM cost: higher fits the examples more tightly.
 	C float64
@@ -139,6 +141,9 @@ type Model struct {
 // Train learns a model from a deployment's examples.
 func Train(ctx context.Context, examples []Example, opts Options) (*Model, error) {
 	opts = opts.withDefaults()
+	if err := opts.Features.validate(); err != nil {
+		return nil, err
+	}
 	if err := validate(examples); err != nil {
 		return nil, err
 	}

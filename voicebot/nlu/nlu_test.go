@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -273,6 +275,19 @@ func TestTrainErrors(t *testing.T) {
 			t.Errorf("%s: Train accepted %v", name, ex)
 		}
 	}
+	for _, f := range []FeatureOptions{
+		{WordNGrams: 2, CharMin: 5, CharMax: 3, WordWeight: 1, CharWeight: 1},
+		{WordNGrams: -1, WordWeight: 1},
+		{WordNGrams: 1, CharMin: 2, CharMax: 4, WordWeight: 0, CharWeight: 0},
+		{WordNGrams: 1, CharMin: 2, CharMax: 4, WordWeight: -1, CharWeight: 1},
+	} {
+		if _, err := Train(context.Background(), deployment(), Options{Features: f}); err == nil {
+			t.Errorf("Train accepted features %+v", f)
+		}
+	}
+	if _, err := Train(context.Background(), deployment(), Options{Features: FeatureOptions{CharMin: 2, CharMax: 4, CharWeight: 1}}); err != nil {
+		t.Errorf("Train refused character-only features: %v", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := Train(ctx, deployment(), Options{}); err == nil {
@@ -392,5 +407,34 @@ func TestCalibrateWithOutOfScopeTurns(t *testing.T) {
 	}
 	if _, err := m.Calibrate(nil, CalibrateOptions{}); err == nil {
 		t.Error("Calibrate accepted no validation turns")
+	}
+}
+
+func TestLoadCLINC150Errors(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string]string{
+		"not json":      "want an object of splits",
+		`{"train": []}`: `missing split "val"`,
+		`{"train": [["hi"]], "val": [], "test": [], "oos_train": [], "oos_val": [], "oos_test": []}`: "train[0]: want a non-empty [text, label] pair",
+	}
+	i := 0
+	for body, want := range cases {
+		i++
+		p := filepath.Join(dir, fmt.Sprintf("c%d.json", i))
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadCLINC150(p); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("LoadCLINC150(%s) error = %v, want %q", body, err, want)
+		}
+	}
+	ok := `{"train": [["hi there", "greet"]], "val": [["hello", "greet"]], "test": [["hey", "greet"]], "oos_train": [["pizza", "oos"]], "oos_val": [], "oos_test": []}`
+	p := filepath.Join(dir, "ok.json")
+	if err := os.WriteFile(p, []byte(ok), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := LoadCLINC150(p)
+	if err != nil || len(d.Train) != 1 || d.OOSTrain[0] != (Example{"pizza", "oos"}) || d.Test[0].Text != "hey" {
+		t.Errorf("LoadCLINC150 = %+v, %v", d, err)
 	}
 }
