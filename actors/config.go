@@ -30,6 +30,11 @@ type ClusterConfig struct {
 	// default: the bound address. Needed behind NAT or when Addr binds 0.0.0.0.
 	AdvertiseAddr string
 
+	// ClientOnly joins the cluster without hosting grains: the node reaches
+	// every grain but owns none (an edge or gateway node). With automanaged
+	// it needs only Seeds (it serves no membership endpoint).
+	ClientOnly bool
+
 	// AutoManageAddr is host:port of this member's automanaged membership
 	// endpoint. The upstream provider binds 0.0.0.0 on its port, so only the
 	// port is used for binding; the seeds list must name it.
@@ -127,7 +132,7 @@ func (c ClusterConfig) Validate() error {
 	switch c.Provider {
 	case ProviderLocal, ProviderK8s:
 	case ProviderAutomanaged:
-		if _, _, err := splitHostPort(c.AutoManageAddr, false); err != nil {
+		if _, _, err := splitHostPort(c.AutoManageAddr, false); err != nil && !c.ClientOnly {
 			return bad("AutoManageAddr", "required with provider automanaged: %v", err)
 		}
 		if len(c.Seeds) == 0 {

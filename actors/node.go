@@ -110,7 +110,7 @@ func Start(ctx context.Context, cfg ClusterConfig, deps Deps) (n *Node, err erro
 
 	// protoactor reports start failures (a port in use, an unreachable
 	// provider) by panicking.
-	if err := startMember(n.cluster); err != nil {
+	if err := startMember(n.cluster, cfg.ClientOnly); err != nil {
 		n.system.Shutdown()
 		if n.kill != nil {
 			n.kill()
@@ -126,13 +126,17 @@ func Start(ctx context.Context, cfg ClusterConfig, deps Deps) (n *Node, err erro
 	return n, nil
 }
 
-func startMember(c *cluster.Cluster) (err error) {
+func startMember(c *cluster.Cluster, clientOnly bool) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%v", r)
 		}
 	}()
-	c.StartMember()
+	if clientOnly {
+		c.StartClient()
+	} else {
+		c.StartMember()
+	}
 	return nil
 }
 
@@ -172,26 +176,19 @@ func newProvider(ctx context.Context, cfg ClusterConfig) (cluster.ClusterProvide
 	case ProviderAutomanaged:
 		_, port, _ := splitHostPort(cfg.AutoManageAddr, false)
 		p := automanaged.NewWithConfig(cfg.AutoManageRefresh, port, cfg.Seeds...)
+		if cfg.ClientOnly {
+			// A client serves no membership endpoint, so the provider's
+			// Shutdown (which closes it) would panic; deregistering ends
+			// its polling.
+			return p, func() { _ = p.DeregisterMember() }, nil
+		}
 		return p, func() { _ = p.Shutdown(false) }, nil
 	case ProviderEtcd:
-		// The client's context outlives Start; cancelling it is how kill
-		// stops the lease keep-alive without deregistering, like a crash.
-		cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		dial := 5 * time.Second
+		p := &etcdProvider{prefix: cfg.EtcdPrefix, endpoints: cfg.EtcdEndpoints, dial: 5 * time.Second}
 		if dl, ok := ctx.Deadline(); ok {
-			dial = min(dial, time.Until(dl))
+			p.dial = min(p.dial, time.Until(dl))
 		}
-		p, err := etcd.NewWithConfig(cfg.EtcdPrefix, clientv3.Config{
-			Endpoints: cfg.EtcdEndpoints, DialTimeout: dial, Context: cctx,
-		})
-		if err != nil {
-			cancel()
-			return nil, nil, fmt.Errorf("connect etcd %v: %w", cfg.EtcdEndpoints, err)
-		}
-		return p, func() {
-			cancel()
-			_ = p.Shutdown(false)
-		}, nil
+		return p, p.kill, nil
 	case ProviderK8s:
 		// Needs in-cluster credentials (a pod's service account); the
 		// namespace is the pod's.
@@ -210,10 +207,22 @@ func newProvider(ctx context.Context, cfg ClusterConfig) (cluster.ClusterProvide
 // which tests use to exercise failover.
 func (n *Node) Stop(graceful bool) error {
 	n.stopOnce.Do(func() {
-		if graceful {
+		switch {
+		case n.cfg.ClientOnly:
+			// cluster.Shutdown assumes a gossiping member (it panics on a
+			// client's missing gossip actor), so a client stops by hand.
+			// Graceful remote shutdown also closes the client's outgoing
+			// connections, which would otherwise redial dead members forever.
+			n.placement.Shutdown()
+			n.cluster.Remote.Shutdown(true)
+			n.system.Shutdown()
+			if n.kill != nil {
+				n.kill()
+			}
+		case graceful:
 			n.placement.Shutdown()
 			n.cluster.Shutdown(true)
-		} else {
+		default:
 			n.cluster.Shutdown(false)
 			if n.kill != nil {
 				n.kill()
@@ -249,3 +258,58 @@ func (n *Node) Queues() *QueueClient { return &n.queues }
 
 // Campaigns returns the client of Campaign grains.
 func (n *Node) Campaigns() *CampaignClient { return &n.campaigns }
+
+// etcdProvider creates protoactor's etcd provider when the member starts,
+// after remoting: remote.Start replaces grpc's global logger, which must not
+// happen while an etcd gRPC client is already logging (a data race).
+type etcdProvider struct {
+	prefix    string
+	endpoints []string
+	dial      time.Duration
+	inner     *etcd.Provider
+	cancel    context.CancelFunc
+}
+
+func (p *etcdProvider) connect() error {
+	// The client's context is how kill stops the lease keep-alive without
+	// deregistering, like a crash.
+	cctx, cancel := context.WithCancel(context.Background())
+	inner, err := etcd.NewWithConfig(p.prefix, clientv3.Config{Endpoints: p.endpoints, DialTimeout: p.dial, Context: cctx})
+	if err != nil {
+		cancel()
+		return fmt.Errorf("connect etcd %v: %w", p.endpoints, err)
+	}
+	p.inner, p.cancel = inner, cancel
+	return nil
+}
+
+func (p *etcdProvider) StartMember(c *cluster.Cluster) error {
+	if err := p.connect(); err != nil {
+		return err
+	}
+	return p.inner.StartMember(c)
+}
+
+func (p *etcdProvider) StartClient(c *cluster.Cluster) error {
+	if err := p.connect(); err != nil {
+		return err
+	}
+	return p.inner.StartClient(c)
+}
+
+func (p *etcdProvider) Shutdown(graceful bool) error {
+	if p.inner == nil {
+		return nil
+	}
+	return p.inner.Shutdown(graceful)
+}
+
+// kill drops the etcd session: the lease expires and the others see this
+// member leave after the lease TTL.
+func (p *etcdProvider) kill() {
+	if p.inner == nil {
+		return
+	}
+	p.cancel()
+	_ = p.inner.Shutdown(false)
+}
