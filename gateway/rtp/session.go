@@ -133,6 +133,22 @@ type receiveStats struct {
 
 // NewSession binds a UDP port pair in cfg.Ports and starts receiving, pacing and reporting; Close ends it.
 func NewSession(ctx context.Context, cfg Config) (*Session, error) {
+	s, err := newSession(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.wg.Add(2)
+	go s.receive(s.conn)
+	go s.pace(ctx)
+	if s.rtcp != nil {
+		s.wg.Add(1)
+		go s.receive(s.rtcp)
+	}
+	return s, nil
+}
+
+// newSession validates cfg and binds the ports without starting goroutines.
+func newSession(cfg Config) (*Session, error) {
 	if cfg.LocalIP == nil {
 		cfg.LocalIP = net.IPv4(127, 0, 0, 1)
 	}
@@ -191,13 +207,6 @@ func NewSession(ctx context.Context, cfg Config) (*Session, error) {
 		s.detector = dtmf.NewDetector(dtmf.DetectorConfig{})
 	}
 	s.lastRecv = time.Now()
-	s.wg.Add(2)
-	go s.receive(conn)
-	go s.pace(ctx)
-	if rtcpConn != nil {
-		s.wg.Add(1)
-		go s.receive(rtcpConn)
-	}
 	return s, nil
 }
 

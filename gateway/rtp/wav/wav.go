@@ -221,7 +221,8 @@ func Decode(r io.Reader) (*Audio, error) {
 		if n*int64(rd.format.Channels) > maxDecodeSamples {
 			return nil, fmt.Errorf("%w: data chunk declares %d samples, more than the %d Decode accepts", ErrMalformed, n*int64(rd.format.Channels), maxDecodeSamples)
 		}
-		a.Samples = make([]int16, 0, n*int64(rd.format.Channels))
+		// Preallocate at most a minute: the header's size is not trusted.
+		a.Samples = make([]int16, 0, min(n*int64(rd.format.Channels), 48000*2*60))
 	}
 	buf := make([]int16, 4096)
 	for {
