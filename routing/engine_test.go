@@ -38,19 +38,16 @@ queues:
       - {require: {skill: tech}}
 `
 
-type recorder struct{ events []Event }
+type recorder struct{ events, offered []Event }
 
-func (r *recorder) sink(ev Event) { r.events = append(r.events, ev) }
-
-func (r *recorder) offers() []Event {
-	var out []Event
-	for _, ev := range r.events {
-		if ev.Kind == EventOffered {
-			out = append(out, ev)
-		}
+func (r *recorder) sink(ev Event) {
+	r.events = append(r.events, ev)
+	if ev.Kind == EventOffered {
+		r.offered = append(r.offered, ev)
 	}
-	return out
 }
+
+func (r *recorder) offers() []Event { return r.offered }
 
 func (r *recorder) lastOffer(t *testing.T) Event {
 	t.Helper()
