@@ -253,7 +253,7 @@ func TestMetricsFromEvents(t *testing.T) {
 	must(t, e.Accept(t0, r.lastOffer(t).Offer))
 	must(t, e.Abandon(t0.Add(30*time.Second), "gone"))
 	must(t, e.Complete(t0.Add(90*time.Second), "fast")) // 90 s talk, wrap-up 10 s
-	e.Advance(t0.Add(100 * time.Second)) // wrap-up ends, slow is offered
+	e.Advance(t0.Add(100 * time.Second))                // wrap-up ends, slow is offered
 	must(t, e.Accept(t0.Add(100*time.Second), r.lastOffer(t).Offer))
 	must(t, e.Complete(t0.Add(130*time.Second), "slow")) // 30 s talk
 	e.Advance(t0.Add(140 * time.Second))                 // wrap-up ends
