@@ -77,3 +77,15 @@ func TestReproducesErlangA(t *testing.T) {
 		t.Errorf("ASA %v vs Erlang A %v", r.ASA, want.ASA)
 	}
 }
+
+// BenchmarkSimulation runs the 48-Erlang scenario end to end and reports the
+// engine's decisions (offers) per wall-clock second, simulation included.
+func BenchmarkSimulation(b *testing.B) {
+	for b.Loop() {
+		r, err := Run(Scenario{CallsPerHour: 720, AHT: 4 * time.Minute, Agents: 55, ServiceLevel: 15 * time.Second, Calls: 100_000, Seed: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(r.Decisions)/r.Wall.Seconds(), "decisions/s")
+	}
+}
