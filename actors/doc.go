@@ -11,5 +11,3 @@
 // per-member dependencies (store, logger, metrics) travel as an actor-system
 // extension that a grain looks up from its context on activation.
 package actors
-
-//go:generate go generate ./pb

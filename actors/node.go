@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -40,6 +41,7 @@ type Node struct {
 	router    *router
 	placement *placement
 	metrics   *grainMetrics
+	dispatch  *workerDispatcher
 	provider  cluster.ClusterProvider
 	// kill ends the provider as a crash would (nil when not needed).
 	kill     func()
@@ -78,7 +80,12 @@ func Start(ctx context.Context, cfg ClusterConfig, deps Deps) (n *Node, err erro
 		}
 	}()
 
-	n = &Node{cfg: cfg, deps: deps, metrics: metrics}
+	n = &Node{cfg: cfg, deps: deps, metrics: metrics, dispatch: newWorkerDispatcher(4*runtime.GOMAXPROCS(0), 300)}
+	defer func() {
+		if err != nil {
+			n.dispatch.close()
+		}
+	}()
 	n.provider, n.kill, err = newProvider(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("actors: start member: %w", err)
@@ -146,6 +153,7 @@ func (n *Node) kinds() []*cluster.Kind {
 	mk := func(kind string, newActor func(time.Duration) actor.Actor) *cluster.Kind {
 		km := n.metrics.byKind[kind]
 		props := actor.PropsFromProducer(func() actor.Actor { return newActor(n.cfg.GrainIdleTimeout) },
+			actor.WithDispatcher(n.dispatch),
 			actor.WithReceiverMiddleware(func(next actor.ReceiverFunc) actor.ReceiverFunc {
 				return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
 					if _, ok := env.Message.(*cluster.GrainRequest); ok {
@@ -228,6 +236,7 @@ func (n *Node) Stop(graceful bool) error {
 				n.kill()
 			}
 		}
+		n.dispatch.close()
 		n.metrics.unregister(n.deps.Registerer)
 		n.deps.Logger.Info("cluster member stopped", slog.String("address", n.Address()), slog.Bool("graceful", graceful))
 	})
