@@ -38,7 +38,9 @@ func (m *memStore) GetCall(_ context.Context, id string) (*store.Call, error) {
 	return &c, nil
 }
 
-func (m *memStore) ListCalls(context.Context, store.CallFilter) ([]store.Call, error) { return nil, nil }
+func (m *memStore) ListCalls(context.Context, store.CallFilter) ([]store.Call, error) {
+	return nil, nil
+}
 
 func (m *memStore) AppendTurn(_ context.Context, t store.Turn) error {
 	m.mu.Lock()
