@@ -105,6 +105,7 @@ type Session struct {
 	haveSSRC   bool
 	stats      Stats
 	started    time.Time
+	onTimeout  func(time.Duration)
 
 	// Sender state, used by the pacer goroutine only (and by tests/benchmarks before Start).
 	ssrc      uint32
@@ -207,6 +208,7 @@ func newSession(cfg Config) (*Session, error) {
 		s.detector = dtmf.NewDetector(dtmf.DetectorConfig{})
 	}
 	s.lastRecv = time.Now()
+	s.onTimeout = cfg.OnMediaTimeout
 	return s, nil
 }
 
@@ -240,6 +242,13 @@ func bindPair(ip net.IP, r PortRange, mux bool) (*net.UDPConn, *net.UDPConn, err
 		return c, c2, nil
 	}
 	return nil, nil, fmt.Errorf("rtp session: no free port pair in %d-%d on %s: %w", r.Min, r.Max, ip, lastErr)
+}
+
+// OnMediaTimeout replaces the callback run when no RTP arrives for Config.MediaTimeout.
+func (s *Session) OnMediaTimeout(fn func(idle time.Duration)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onTimeout = fn
 }
 
 // LocalAddr returns the bound RTP address (to put in SDP).
@@ -630,8 +639,10 @@ func (s *Session) playout(now time.Time) {
 	f, st := s.jb.Pop()
 	idle := now.Sub(s.lastRecv)
 	fire := s.cfg.MediaTimeout > 0 && !s.timedOut && idle >= s.cfg.MediaTimeout
+	var onTimeout func(time.Duration)
 	if fire {
 		s.timedOut = true
+		onTimeout = s.onTimeout
 	}
 	var kp dtmf.KeyPress
 	var key bool
@@ -655,8 +666,8 @@ func (s *Session) playout(now time.Time) {
 	}
 	if fire {
 		s.log.Warn("rtp media timeout", "idle", idle, "remote", s.Remote())
-		if s.cfg.OnMediaTimeout != nil {
-			s.cfg.OnMediaTimeout(idle)
+		if onTimeout != nil {
+			onTimeout(idle)
 		}
 	}
 }

@@ -23,6 +23,7 @@ type SessionLeg struct {
 // runs when the application hangs up, and may be nil.
 func NewSessionLeg(id string, s *rtp.Session, onHangup func(ctx context.Context) error) *SessionLeg {
 	l := &SessionLeg{id: id, session: s, events: make(chan Event, 16), done: make(chan struct{}), onHangup: onHangup}
+	s.OnMediaTimeout(l.MediaTimedOut)
 	go l.relay()
 	return l
 }
@@ -87,7 +88,7 @@ func (l *SessionLeg) Done() <-chan struct{} { return l.done }
 // RemoteHangup is called by the signaling layer when the far end hung up (SIP BYE).
 func (l *SessionLeg) RemoteHangup() { l.end(Event{Kind: Hangup}) }
 
-// MediaTimedOut reports a media timeout to the application (wire it to rtp.Config.OnMediaTimeout).
+// MediaTimedOut reports a media timeout to the application; NewSessionLeg wires it to the session.
 func (l *SessionLeg) MediaTimedOut(time.Duration) { l.send(Event{Kind: MediaTimeout}) }
 
 // Hangup ends the leg from this side: runs onHangup and closes the session.
