@@ -130,6 +130,7 @@ func report(b *testing.B, lat []time.Duration, decisions int, elapsed time.Durat
 	b.ReportMetric(float64(decisions)/elapsed.Seconds(), "decisions/s")
 	b.ReportMetric(p(0.50), "p50-µs")
 	b.ReportMetric(p(0.99), "p99-µs")
+	b.ReportMetric(p(0.999), "p99.9-µs")
 	b.ReportMetric(float64(lat[len(lat)-1])/1e3, "max-µs")
 }
 
@@ -151,6 +152,7 @@ func BenchmarkBusyCenter(b *testing.B) {
 	b.Logf("agents %d, busy %d, waiting %d", len(e.agents), len(busy), e.Contacts()-len(busy))
 	lat := make([]time.Duration, 0, 1<<20)
 	decisions, matched := 0, 0
+	freed := make([]time.Duration, 0, 1<<20)
 	var elapsed time.Duration
 	b.ResetTimer()
 	for b.Loop() {
@@ -163,6 +165,7 @@ func BenchmarkBusyCenter(b *testing.B) {
 			}
 			d := time.Since(t)
 			lat = append(lat, d)
+			freed = append(freed, d)
 			elapsed += d
 			decisions++
 			busy[i] = busy[len(busy)-1]
@@ -178,6 +181,8 @@ func BenchmarkBusyCenter(b *testing.B) {
 		busy, matched = c.acceptInto(b, busy, matched)
 	}
 	b.Logf("iterations %d: %d offers, %d busy at the end, %d waiting", len(lat)/2, matched, len(busy), e.Contacts()-len(busy))
+	slices.Sort(freed)
+	b.ReportMetric(float64(freed[len(freed)*99/100])/1e3, "p99-agent-freed-µs")
 	b.StopTimer()
 	if err := e.Verify(); err != nil {
 		b.Fatal(err)

@@ -200,3 +200,22 @@ func taggedWait(j int, nm, th, t float64) (served, wait, within float64) {
 	}
 	return s, w, acc
 }
+
+// AgentsFor is the fewest agents whose service level (answered within t out
+// of offered) reaches target.
+func (m ErlangA) AgentsFor(target float64, t time.Duration) (int, error) {
+	if target <= 0 || target >= 1 {
+		return 0, fmt.Errorf("erlang a: target %v must be in (0,1): %w", target, ErrInvalidArgument)
+	}
+	load := m.ArrivalsPerSecond * m.AHT.Seconds()
+	for n := 1; n < int(load)*4+100; n++ {
+		r, err := m.Solve(n, t)
+		if err != nil {
+			return 0, err
+		}
+		if r.ServiceLevel >= target {
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("erlang a: no staffing up to %d agents reaches %v: %w", int(load)*4+100, target, ErrInvalidArgument)
+}

@@ -237,6 +237,18 @@ func TestErlangAApproachesErlangC(t *testing.T) {
 	if r.Occupancy > 1 || r.Occupancy < 0.9 {
 		t.Fatalf("occupancy %v", r.Occupancy)
 	}
+	n, err := a.AgentsFor(0.8, 20*time.Second)
+	must(t, err)
+	hi, _ := a.Solve(n, 20*time.Second)
+	lo, _ := a.Solve(n-1, 20*time.Second)
+	if hi.ServiceLevel < 0.8 || lo.ServiceLevel >= 0.8 {
+		t.Fatalf("AgentsFor gave %d: SL %v, with one fewer %v", n, hi.ServiceLevel, lo.ServiceLevel)
+	}
+	// Abandonment lowers the staffing Erlang C asks for.
+	nc, _ := ErlangC{ArrivalsPerSecond: 0.2, AHT: 4 * time.Minute}.AgentsFor(0.8, 20*time.Second)
+	if n > nc {
+		t.Fatalf("Erlang A needs %d agents, Erlang C %d", n, nc)
+	}
 }
 
 func TestMetricsFromEvents(t *testing.T) {
