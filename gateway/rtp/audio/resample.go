@@ -12,7 +12,7 @@ type Resampler struct {
 	inRate, outRate int
 	l, m            int         // upsampling and downsampling factors (outRate/inRate = l/m)
 	k               int         // taps per phase
-	taps            [][]float32 // taps[phase][k], each phase summing to about 1
+	taps            [][]float32 // taps[phase], reversed, each phase summing to 1
 	hist            []float32   // input history: k-1 samples before the current one, then pending input
 	idx             int         // index in hist of the input sample under the current output
 	phase           int         // (n*m) mod l of the next output n
@@ -68,8 +68,10 @@ func NewResampler(inRate, outRate int) (*Resampler, error) {
 		}
 		for k := 0; k < r.k; k++ {
 			// Normalizing each phase to unit DC gain removes the ripple a
-			// plain prototype normalization leaves at the phase rate.
-			row[k] = float32(proto[p+k*l] / sum)
+			// plain prototype normalization leaves at the phase rate. Stored
+			// reversed (row[k-1-i] multiplies x[idx-i]) so the inner loop is a
+			// forward dot product over the history window.
+			row[r.k-1-k] = float32(proto[p+k*l] / sum)
 		}
 		r.taps[p] = row
 	}
@@ -103,11 +105,20 @@ func (r *Resampler) Process(dst, src []int16) []int16 {
 	for r.idx < len(r.hist) {
 		taps := r.taps[r.phase]
 		x := r.hist[r.idx-r.k+1 : r.idx+1]
-		var acc float32
-		// taps[k] multiplies x[idx-k]: walk the window backwards.
-		for k, c := range taps {
-			acc += c * x[len(x)-1-k]
+		x = x[:len(taps)]
+		// Four accumulators break the add dependency chain (k is always even).
+		var a0, a1, a2, a3 float32
+		k := 0
+		for ; k+4 <= len(taps); k += 4 {
+			a0 += taps[k] * x[k]
+			a1 += taps[k+1] * x[k+1]
+			a2 += taps[k+2] * x[k+2]
+			a3 += taps[k+3] * x[k+3]
 		}
+		for ; k < len(taps); k++ {
+			a0 += taps[k] * x[k]
+		}
+		acc := (a0 + a1) + (a2 + a3)
 		dst = append(dst, clip16(float64(acc)))
 		r.phase += r.m
 		r.idx += r.phase / r.l
