@@ -70,10 +70,15 @@ type Stats struct {
 	Malformed               uint64  // datagrams that were not valid RTP or RTCP
 	UnknownPayload          uint64  // RTP with a payload type the session does not handle
 	RTCPReceived            uint64
-	EventsDropped           uint64 // key presses or frames lost because the reader was slow
-	FramesDropped           uint64
-	Buffer                  JitterStats
-	Remote                  string
+	// What the peer last reported about our stream in RTCP (zero until a report arrives).
+	PeerFractionLost float64 // fraction of our packets lost in the peer's last interval
+	PeerTotalLost    uint32
+	PeerJitter       time.Duration
+	RoundTrip        time.Duration // from the peer's LSR/DLSR fields (RFC 3550 6.4.1)
+	EventsDropped    uint64        // key presses or frames lost because the reader was slow
+	FramesDropped    uint64
+	Buffer           JitterStats
+	Remote           string
 }
 
 // Session is one call leg's RTP endpoint bound to a UDP port.
@@ -533,9 +538,29 @@ func (s *Session) handleRTCP(b []byte, from *net.UDPAddr, now time.Time) {
 	}
 	s.stats.RTCPReceived++
 	for _, p := range pkts {
-		if sr, ok := p.(*pionrtcp.SenderReport); ok {
-			s.lastSR = uint32(sr.NTPTime >> 16)
+		var reports []pionrtcp.ReceptionReport
+		switch r := p.(type) {
+		case *pionrtcp.SenderReport:
+			s.lastSR = uint32(r.NTPTime >> 16)
 			s.lastSRAt = now
+			reports = r.Reports
+		case *pionrtcp.ReceiverReport:
+			reports = r.Reports
+		}
+		for _, rr := range reports {
+			if rr.SSRC != s.ssrc {
+				continue
+			}
+			s.stats.PeerFractionLost = float64(rr.FractionLost) / 256
+			s.stats.PeerTotalLost = rr.TotalLost
+			s.stats.PeerJitter = time.Duration(float64(rr.Jitter) * float64(time.Second) / audio.SampleRate)
+			if rr.LastSenderReport != 0 {
+				// RTT = arrival - LSR - DLSR, all in 1/65536 s.
+				rtt := uint32(ntpTime(now)>>16) - rr.LastSenderReport - rr.Delay
+				if rtt < 65536*10 { // ignore nonsense from clock steps
+					s.stats.RoundTrip = time.Duration(uint64(rtt) * uint64(time.Second) / 65536)
+				}
+			}
 		}
 	}
 }

@@ -175,7 +175,34 @@ func TestSessionRFC4733BetweenSessions(t *testing.T) {
 	if string(got) != "4#" {
 		t.Fatalf("got keys %q, want \"4#\"", got)
 	}
-	waitFor(t, func() bool { return a.Stats().RTCPReceived > 0 && b.Stats().RTCPReceived > 0 })
+	// Both sent SRs, so the second round of reports carries a round-trip time.
+	waitFor(t, func() bool { return a.Stats().RoundTrip > 0 && b.Stats().RoundTrip > 0 })
+	st := b.Stats()
+	if st.PeerTotalLost != 0 || st.RoundTrip > 100*time.Millisecond {
+		t.Errorf("peer reported %d lost, round trip %v on loopback", st.PeerTotalLost, st.RoundTrip)
+	}
+}
+
+func TestSessionCountsLossFromSequenceGaps(t *testing.T) {
+	a := newTestSession(t, Config{LearnRemote: true})
+	peer, _ := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	defer peer.Close()
+	// Sequence numbers wrap at 65535; 3 and 7 never arrive, 5 arrives twice.
+	for _, i := range []int{0, 1, 2, 4, 5, 5, 6, 8, 9} {
+		seq := uint16(65530 + i)
+		p := pionrtp.Packet{Header: pionrtp.Header{Version: 2, PayloadType: PCMU, SequenceNumber: seq, Timestamp: uint32(i * 160), SSRC: 3}, Payload: make([]byte, 160)}
+		b, _ := p.Marshal()
+		peer.WriteToUDP(b, a.LocalAddr())
+		time.Sleep(2 * time.Millisecond)
+	}
+	waitFor(t, func() bool { return a.Stats().PacketsReceived == 9 })
+	st := a.Stats()
+	if st.Expected != 10 || st.Lost != 1 {
+		t.Fatalf("expected %d lost %d; want 10 expected and 1 lost (2 missing, 1 duplicate, as RFC 3550 counts)", st.Expected, st.Lost)
+	}
+	if st.Buffer.Duplicate != 1 {
+		t.Errorf("jitter buffer saw %d duplicates, want 1", st.Buffer.Duplicate)
+	}
 }
 
 func TestSessionInbandDTMF(t *testing.T) {
