@@ -348,3 +348,31 @@ func TestLockedConcurrentUse(t *testing.T) {
 	wg.Wait()
 	must(t, l.Do(func(e *Engine, _ time.Time) error { return e.Verify() }))
 }
+
+func TestSnapshotRestoresPlaces(t *testing.T) {
+	e, _ := newTestEngine(t, testConfig)
+	for i, attrs := range []map[string]string{nil, {"tier": "vip"}, {"task": "survey"}, nil, {"task": "complaint"}} {
+		enqueue(t, e, t0.Add(time.Duration(i)*time.Second), fmt.Sprint("c", i), "billing", attrs)
+	}
+	enqueue(t, e, t0, "t", "tech", nil)
+	now := t0.Add(10 * time.Second)
+	snap := e.Snapshot()
+	if len(snap) != 6 {
+		t.Fatalf("snapshot has %d contacts", len(snap))
+	}
+	restored, _ := newTestEngine(t, testConfig)
+	for i := len(snap) - 1; i >= 0; i-- { // order of re-enqueue must not matter
+		_, err := restored.Enqueue(now, snap[i])
+		must(t, err)
+	}
+	for _, s := range snap {
+		a, err := e.Estimate(now, s.ID)
+		must(t, err)
+		b, err := restored.Estimate(now, s.ID)
+		must(t, err)
+		if a.Position != b.Position {
+			t.Fatalf("%s: position %d before, %d after restore", s.ID, a.Position, b.Position)
+		}
+	}
+	must(t, restored.Verify())
+}

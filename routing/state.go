@@ -279,3 +279,28 @@ func (e *Engine) Verify() error {
 	}
 	return nil
 }
+
+// Snapshot lists the live contacts as specs that restore them, in service
+// order per queue, so that a Queue grain re-activated elsewhere can rebuild
+// its engine with Enqueue and keep every caller's place (EnqueuedAt carries
+// the original arrival; steps restart from it, and a contact that overflowed
+// is restored into the queue it is in now). Offered and connected contacts
+// are included as waiting: offers do not survive a restart, and connected
+// contacts are the Agent grain's to restore.
+func (e *Engine) Snapshot() []ContactSpec {
+	var out []ContactSpec
+	var all []*contact
+	for _, c := range e.contacts {
+		all = append(all, c)
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].q != all[j].q {
+			return all[i].q.id < all[j].q.id
+		}
+		return contactBefore(all[i], all[j])
+	})
+	for _, c := range all {
+		out = append(out, ContactSpec{ID: c.id, Queue: c.q.id, Attributes: c.attrs, Sentiment: c.sentiment, EnqueuedAt: ts(c.enq)})
+	}
+	return out
+}
