@@ -71,6 +71,7 @@ type Stats struct {
 	UnknownPayload          uint64  // RTP with a payload type the session does not handle
 	RTCPReceived            uint64
 	// What the peer last reported about our stream in RTCP (zero until a report arrives).
+	PeerReports      uint64  // RTCP report blocks received about our stream
 	PeerFractionLost float64 // fraction of our packets lost in the peer's last interval
 	PeerTotalLost    uint32
 	PeerJitter       time.Duration
@@ -551,6 +552,7 @@ func (s *Session) handleRTCP(b []byte, from *net.UDPAddr, now time.Time) {
 			if rr.SSRC != s.ssrc {
 				continue
 			}
+			s.stats.PeerReports++
 			s.stats.PeerFractionLost = float64(rr.FractionLost) / 256
 			s.stats.PeerTotalLost = rr.TotalLost
 			s.stats.PeerJitter = time.Duration(float64(rr.Jitter) * float64(time.Second) / audio.SampleRate)
