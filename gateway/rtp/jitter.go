@@ -72,6 +72,7 @@ type JitterBuffer struct {
 	have     [jitterCapacity]bool
 	init     bool
 	started  bool
+	begun    bool // playout has started at least once since the last reset
 	lastTS   uint32
 	lastExt  int64 // extended timestamp of lastTS
 	head     int64 // extended timestamp of the next sample to play
@@ -138,6 +139,11 @@ func (j *JitterBuffer) Push(ts uint32, pcm []int16) PushResult {
 		j.lastTS, j.lastExt = ts, ext
 	}
 	stop := ext + int64(len(pcm))
+	if !j.begun && ext < j.head && j.head-ext < j.maxT {
+		// Reordered before playout ever began (or since a resync): the
+		// earlier packet can still be played.
+		j.head = ext
+	}
 	if stop <= j.head {
 		j.stats.Late++
 		return Late
@@ -176,7 +182,7 @@ func (j *JitterBuffer) Push(ts uint32, pcm []int16) PushResult {
 func (j *JitterBuffer) reset(at int64) {
 	clear(j.have[:])
 	j.head, j.end = at, at
-	j.started = false
+	j.started, j.begun = false, false
 	j.excess = 0
 }
 
@@ -200,7 +206,7 @@ func (j *JitterBuffer) Pop() (audio.Frame, PopStatus) {
 		if j.end-j.head < j.target {
 			return f, Buffering
 		}
-		j.started = true
+		j.started, j.begun = true, true
 	}
 	depth := j.end - j.head
 	if depth <= 0 {

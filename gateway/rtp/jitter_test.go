@@ -127,3 +127,16 @@ func BenchmarkJitterBufferPushPop(b *testing.B) {
 		jb.Pop()
 	}
 }
+
+func TestJitterBufferReorderBeforePlayoutStarts(t *testing.T) {
+	jb := NewJitterBuffer(JitterConfig{MinDelay: 40 * time.Millisecond})
+	jb.Push(160, numbered(1))
+	if r := jb.Push(0, numbered(0)); r != Accepted {
+		t.Fatalf("first packet arriving second: %v, want Accepted", r)
+	}
+	for want := int16(1); want <= 2; want++ {
+		if f, st := jb.Pop(); st != Played || f[0] != want {
+			t.Fatalf("pop %v %d, want frame %d", st, f[0], want)
+		}
+	}
+}
