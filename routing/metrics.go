@@ -17,6 +17,8 @@ import "time"
 //   - AHT: (talk time + wrap-up time) / contacts handled, where wrap-up is
 //     the measured time the agent spent in wrap-up after the queue's contact.
 //   - Handled: contacts completed.
+//   - A contact requeued because its agent's leg dropped is answered once:
+//     its second answer is not counted again.
 //
 // Per agent, Occupancy is (talk + wrap-up time) / (talk + wrap-up + time
 // available and not handling, reserved or ringing included); time on break or
@@ -25,6 +27,7 @@ type Metrics struct {
 	threshold map[string]time.Duration
 	queues    map[string]*QueueMetrics
 	agents    map[string]*AgentMetrics
+	requeued  map[string]bool // contacts answered once, back in queue after an agent dropped
 }
 
 // QueueMetrics are the counters of one queue.
@@ -87,7 +90,7 @@ func ratio(a, b float64) float64 {
 // NewMetrics prepares counters for the queues of cfg, with each queue's
 // service-level threshold.
 func NewMetrics(cfg *Config) *Metrics {
-	m := &Metrics{threshold: map[string]time.Duration{}, queues: map[string]*QueueMetrics{}, agents: map[string]*AgentMetrics{}}
+	m := &Metrics{threshold: map[string]time.Duration{}, queues: map[string]*QueueMetrics{}, agents: map[string]*AgentMetrics{}, requeued: map[string]bool{}}
 	for _, q := range cfg.Queues {
 		t := q.ServiceLevel
 		if t == 0 {
@@ -143,7 +146,13 @@ func (m *Metrics) Record(ev Event) {
 	switch ev.Kind {
 	case EventEnqueued:
 		m.queue(ev.Queue).Offered++
+	case EventRequeued:
+		m.requeued[ev.Contact] = true
 	case EventAnswered:
+		if m.requeued[ev.Contact] {
+			delete(m.requeued, ev.Contact)
+			return
+		}
 		q := m.queue(ev.Queue)
 		q.Answered++
 		q.TotalWait += ev.Wait
@@ -151,6 +160,11 @@ func (m *Metrics) Record(ev Event) {
 			q.AnsweredInSL++
 		}
 	case EventAbandoned:
+		if m.requeued[ev.Contact] {
+			// Answered already; the caller hung up while waiting for a new agent.
+			delete(m.requeued, ev.Contact)
+			return
+		}
 		m.queue(ev.Queue).Abandoned++
 	case EventOverflowed:
 		m.queue(ev.Queue).Overflowed++

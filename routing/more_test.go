@@ -287,6 +287,15 @@ func TestMetricsFromEvents(t *testing.T) {
 	if math.Abs(a.Occupancy()-140.0/200) > 1e-9 {
 		t.Fatalf("occupancy %v", a.Occupancy())
 	}
+	// A contact whose agent drops is requeued and answered again: one answer.
+	enqueue(t, e, t0.Add(300*time.Second), "dropped", "billing", nil)
+	must(t, e.Accept(t0.Add(301*time.Second), r.lastOffer(t).Offer))
+	must(t, e.AgentDisconnected(t0.Add(320*time.Second), "ann"))
+	login(t, e, t0.Add(330*time.Second), "bob", map[string]int{"billing": 5}, "en")
+	must(t, e.Accept(t0.Add(331*time.Second), r.lastOffer(t).Offer))
+	if q := m.Queue("billing"); q.Answered != 3 || q.Offered != 4 || q.TotalWait != 101*time.Second {
+		t.Fatalf("after requeue: %+v", q)
+	}
 }
 
 type stepClock struct {
