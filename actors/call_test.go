@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/cluster"
+
+	"github.com/parley-cc/parley/actors/pb"
 	"github.com/parley-cc/parley/store"
 )
 
@@ -153,5 +156,60 @@ func TestCallErrors(t *testing.T) {
 	}
 	if _, err := calls.SetState(ctx, "nope", CallChange{State: "flying"}); err == nil {
 		t.Fatal("set state on unknown call succeeded")
+	}
+}
+
+func TestGeneratedClientGoesThroughTheRouter(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	n := startLocal(t, st, ClusterConfig{})
+	if err := n.Ready(); err != nil {
+		t.Fatalf("started member not ready: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, _, err := n.Calls().Start(ctx, store.Call{ID: "gen-1", Direction: store.DirectionInbound, Channel: "text"}); err != nil {
+		t.Fatal(err)
+	}
+	c := pb.GetCallGrainClient(n.Cluster(), "gen-1")
+	resp, err := c.RecordTurn(&pb.RecordTurnRequest{Turn: &pb.Turn{Speaker: store.SpeakerCaller, Text: "hello"}}, cluster.WithTimeout(5*time.Second))
+	if err != nil || resp.Seq != 1 {
+		t.Fatalf("generated client RecordTurn: %+v %v", resp, err)
+	}
+	tr, err := c.Transcript(&pb.TranscriptRequest{})
+	if err != nil || len(tr.Turns) != 1 || tr.Turns[0].Text != "hello" {
+		t.Fatalf("generated client Transcript: %+v %v", tr, err)
+	}
+	if _, err := c.RecordTurn(&pb.RecordTurnRequest{}); err == nil || cluster.Reason(err) != cluster.ErrorReason_INVALID_ARGUMENT {
+		t.Fatalf("turn without body through generated client: %v", err)
+	}
+}
+
+func TestGracefulStopHandsOverToTheNextMember(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	first, err := Start(ctx, ClusterConfig{}, Deps{Store: st, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := first.Calls().Start(ctx, store.Call{ID: "g-1", Direction: store.DirectionInbound, Channel: "sip"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Calls().RecordTurn(ctx, "g-1", store.Turn{Speaker: store.SpeakerCaller, Text: "before stop"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Queues().Enqueue(ctx, "q", WaitingContact{ContactID: "c", CallID: "g-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Stop(true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Calls().Transcript(ctx, "g-1"); !errors.Is(err, ErrStopped) {
+		t.Fatalf("request through a stopped member: %v, want ErrStopped", err)
+	}
+	second := startLocal(t, st, ClusterConfig{})
+	waitTranscript(t, ctx, second, "g-1", 1)
+	if p, err := second.Queues().Position(ctx, "q", "c"); err != nil || p.Position != 1 {
+		t.Fatalf("queue after restart: %+v %v", p, err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -46,6 +47,7 @@ type Node struct {
 	// kill ends the provider as a crash would (nil when not needed).
 	kill     func()
 	stopOnce sync.Once
+	stopped  atomic.Bool
 
 	calls     CallClient
 	agents    AgentClient
@@ -215,6 +217,7 @@ func newProvider(ctx context.Context, cfg ClusterConfig) (cluster.ClusterProvide
 // which tests use to exercise failover.
 func (n *Node) Stop(graceful bool) error {
 	n.stopOnce.Do(func() {
+		n.stopped.Store(true)
 		switch {
 		case n.cfg.ClientOnly:
 			// cluster.Shutdown assumes a gossiping member (it panics on a
@@ -251,6 +254,18 @@ func (n *Node) ID() string { return n.system.ID }
 
 // Members returns the addresses of the members this member currently sees.
 func (n *Node) Members() []string { return n.placement.Members() }
+
+// Ready reports whether this member sees a member to host each grain kind;
+// /readyz can use it.
+func (n *Node) Ready() error {
+	t := n.placement.members.Load()
+	for _, k := range kinds {
+		if len(t.byKind[k]) == 0 {
+			return fmt.Errorf("actors: no cluster member hosts %s grains yet", k)
+		}
+	}
+	return nil
+}
 
 // Cluster exposes the protoactor cluster for generated grain clients
 // (pb.GetCallGrainClient and friends) and diagnostics.

@@ -27,6 +27,8 @@ var (
 	// ErrUnavailable means the grain or its member could not be reached or
 	// could not persist in time; the request may be retried.
 	ErrUnavailable = errors.New("unavailable")
+	// ErrStopped means the node was stopped; its clients no longer work.
+	ErrStopped = errors.New("cluster member stopped")
 )
 
 // router is the cluster context: it resolves a grain to a PID (cache first)
@@ -137,6 +139,9 @@ func invoke[T proto.Message](ctx context.Context, n *Node, kind, identity string
 	}
 	var last error
 	for attempt := 0; ; attempt++ {
+		if n.stopped.Load() {
+			return zero, fmt.Errorf("%s/%s: %w", kind, identity, ErrStopped)
+		}
 		if err := ctx.Err(); err != nil {
 			return zero, joinLast(fmt.Errorf("%s/%s: %w", kind, identity, err), last)
 		}

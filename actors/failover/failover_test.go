@@ -1,8 +1,8 @@
 // Package failover_test crashes cluster members and checks grains come back
-// elsewhere with their state. It is its own test binary so that the gRPC
-// connections its client node leaves to killed members cannot race with
-// members started by other tests (protoactor's remote.Start replaces grpc's
-// global logger).
+// elsewhere with their state. Each test runs in a process of its own (see
+// runIsolated) so that the gRPC connections a client node leaves to killed
+// members cannot race with nodes started later: protoactor's remote.Start
+// replaces grpc's global logger.
 package failover_test
 
 import (
@@ -242,7 +242,46 @@ func testFailover(t *testing.T, n *actors.Node, procs []*memberProc) {
 	}
 }
 
+// isolatedEnv marks the re-executed test process that runs one failover
+// test alone: a test's client node leaves gRPC connections to the members it
+// killed, which race with the grpc logger that the next node's remote.Start
+// replaces.
+const isolatedEnv = "PARLEY_ACTORS_FAILOVER_ISOLATED"
+
+// runIsolated re-runs the named test in a fresh process and reports its
+// outcome; it returns true when the caller is that process and should run
+// the test body.
+func runIsolated(t *testing.T) bool {
+	t.Helper()
+	if os.Getenv(isolatedEnv) == t.Name() {
+		return true
+	}
+	args := []string{"-test.run=^" + t.Name() + "$", "-test.count=1"}
+	if testing.Verbose() {
+		args = append(args, "-test.v")
+	}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), isolatedEnv+"="+t.Name())
+	out, err := cmd.CombinedOutput()
+	if testing.Verbose() || err != nil {
+		t.Logf("isolated run of %s:\n%s", t.Name(), out)
+	}
+	if err != nil {
+		t.Fatalf("%s failed in its own process: %v", t.Name(), err)
+	}
+	if strings.Contains(string(out), "--- SKIP: "+t.Name()) {
+		t.Skip("skipped in its own process (see log with -v)")
+	}
+	if !strings.Contains(string(out), "ok") && !strings.Contains(string(out), "PASS") {
+		t.Fatalf("%s did not report success:\n%s", t.Name(), out)
+	}
+	return false
+}
+
 func TestFailoverAutomanaged(t *testing.T) {
+	if !runIsolated(t) {
+		return
+	}
 	ports := freePorts(t, 3)
 	seeds := []string{hostPort(ports[0]), hostPort(ports[1]), hostPort(ports[2])}
 	n, procs := startMembers(t, func(i int) actors.ClusterConfig {
@@ -256,6 +295,9 @@ func TestFailoverAutomanaged(t *testing.T) {
 }
 
 func TestFailoverEtcd(t *testing.T) {
+	if !runIsolated(t) {
+		return
+	}
 	endpoint := startEtcd(t)
 	n, procs := startMembers(t, func(int) actors.ClusterConfig {
 		return actors.ClusterConfig{Provider: actors.ProviderEtcd, Name: "failover-etcd", EtcdEndpoints: []string{endpoint}}
