@@ -25,6 +25,7 @@ const (
 	MediaTimeout
 )
 
+// String names the event kind for logs.
 func (k EventKind) String() string {
 	switch k {
 	case KeyPress:
