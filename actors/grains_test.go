@@ -261,3 +261,31 @@ func metricValue(t *testing.T, m prometheus.Metric) float64 {
 	}
 	return d.Gauge.GetValue()
 }
+
+func TestIdleGrainsPassivateAndComeBack(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	n := startLocal(t, st, ClusterConfig{GrainIdleTimeout: 300 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if _, err := n.Agents().SetPresence(ctx, "idle-agent", PresenceAvailable, ""); err != nil {
+		t.Fatal(err)
+	}
+	m := n.metrics.byKind[KindAgent]
+	if got := metricValue(t, m.active); got != 1 {
+		t.Fatalf("active agents = %v, want 1", got)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for metricValue(t, m.active) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("idle agent grain was not passivated")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	a, err := n.Agents().Get(ctx, "idle-agent")
+	if err != nil || a.Presence != PresenceAvailable {
+		t.Fatalf("agent after passivation: %+v %v", a, err)
+	}
+	if got := metricValue(t, m.activations); got != 2 {
+		t.Fatalf("agent activations = %v, want 2", got)
+	}
+}
