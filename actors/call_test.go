@@ -213,3 +213,26 @@ func TestGracefulStopHandsOverToTheNextMember(t *testing.T) {
 		t.Fatalf("queue after restart: %+v %v", p, err)
 	}
 }
+
+func TestAdvertisedAddressIsTheMemberAddress(t *testing.T) {
+	port := freePorts(t, 1)[0]
+	st := openStore(t, t.TempDir())
+	adv := fmt.Sprintf("localhost:%d", port)
+	n := startLocal(t, st, ClusterConfig{Addr: hostPort(port), AdvertiseAddr: adv})
+	if n.Address() != adv {
+		t.Fatalf("member address %q, want the advertised %q", n.Address(), adv)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, _, err := n.Calls().Start(ctx, store.Call{ID: "adv", Direction: store.DirectionInbound, Channel: "sip"}); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := n.Calls().Transcript(ctx, "adv")
+	if err != nil || tr.Member != adv {
+		t.Fatalf("transcript member %q (%v), want %q", tr.Member, err, adv)
+	}
+	// The port is taken now: a second member on it must fail with an error.
+	if _, err := Start(ctx, ClusterConfig{Addr: hostPort(port)}, Deps{Store: st, Logger: testLogger(t)}); err == nil {
+		t.Fatal("second member bound the same port")
+	}
+}

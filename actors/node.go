@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -81,6 +82,14 @@ func Start(ctx context.Context, cfg ClusterConfig, deps Deps) (n *Node, err erro
 			metrics.unregister(deps.Registerer)
 		}
 	}()
+
+	// Check the address before protoactor does: its remote panics on a
+	// taken port, after replacing grpc's global logger.
+	l, lerr := net.Listen("tcp", cfg.Addr)
+	if lerr != nil {
+		return nil, fmt.Errorf("actors: start member: remoting address %s: %w", cfg.Addr, lerr)
+	}
+	_ = l.Close()
 
 	n = &Node{cfg: cfg, deps: deps, metrics: metrics, dispatch: newWorkerDispatcher(4*runtime.GOMAXPROCS(0), 300)}
 	defer func() {
