@@ -120,11 +120,11 @@ func Start(ctx context.Context, cfg ClusterConfig, deps Deps) (n *Node, err erro
 		cluster.WithKinds(n.kinds()...),
 		cluster.WithRequestTimeout(cfg.RequestTimeout),
 		cluster.WithClusterContextProducer(func(c *cluster.Cluster) cluster.Context {
-			return &router{cluster: c, timeout: cfg.RequestTimeout}
+			return &router{cluster: c, placement: n.placement, timeout: cfg.RequestTimeout}
 		}),
 	)
 	n.cluster = cluster.New(n.system, ccfg)
-	n.router = &router{cluster: n.cluster, timeout: cfg.RequestTimeout}
+	n.router = &router{cluster: n.cluster, placement: n.placement, timeout: cfg.RequestTimeout}
 
 	// protoactor reports start failures (a port in use, an unreachable
 	// provider) by panicking.

@@ -36,13 +36,25 @@ type placement struct {
 type memberTable struct {
 	byKind map[string][]string // kind -> member addresses
 	all    []string
+	// replaced is closed when a newer table replaces this one.
+	replaced chan struct{}
+}
+
+// has reports whether addr is a member.
+func (t *memberTable) has(addr string) bool {
+	for _, a := range t.all {
+		if a == addr {
+			return true
+		}
+	}
+	return false
 }
 
 var _ cluster.IdentityLookup = (*placement)(nil)
 
 func newPlacement(timeout time.Duration) *placement {
 	p := &placement{timeout: timeout}
-	p.members.Store(&memberTable{byKind: map[string][]string{}})
+	p.members.Store(newMemberTable(nil))
 	return p
 }
 
@@ -59,7 +71,8 @@ func (p *placement) Setup(c *cluster.Cluster, _ []string, _ bool) {
 	p.actor = pid
 	p.sub = c.ActorSystem.EventStream.Subscribe(func(ev any) {
 		if t, ok := ev.(*cluster.ClusterTopology); ok {
-			p.members.Store(newMemberTable(t.Members))
+			old := p.members.Swap(newMemberTable(t.Members))
+			close(old.replaced)
 			c.ActorSystem.Root.Send(p.actor, t)
 		}
 	})
@@ -106,7 +119,7 @@ func (p *placement) Members() []string {
 }
 
 func newMemberTable(ms []*cluster.Member) *memberTable {
-	t := &memberTable{byKind: map[string][]string{}}
+	t := &memberTable{byKind: map[string][]string{}, replaced: make(chan struct{})}
 	seen := map[string]bool{}
 	for _, m := range ms {
 		addr := m.Address()

@@ -37,8 +37,9 @@ var (
 // debug level with reflection, and shares one global call config across
 // clusters in a process.
 type router struct {
-	cluster *cluster.Cluster
-	timeout time.Duration
+	cluster   *cluster.Cluster
+	placement *placement
+	timeout   time.Duration
 }
 
 var _ cluster.Context = (*router)(nil)
@@ -80,13 +81,22 @@ func (r *router) RequestFuture(identity, kind string, message any, opts ...clust
 }
 
 // once sends one request; a transient failure evicts the cached PID so the
-// next attempt resolves the grain again (it may have moved).
+// next attempt resolves the grain again (it may have moved). A request to
+// another member also ends as soon as that member leaves the topology, so
+// failover takes as long as failure detection, not a whole request timeout.
 func (r *router) once(identity, kind string, message any, timeout time.Duration) (any, error) {
 	pid := r.pid(identity, kind)
 	if pid == nil {
 		return nil, fmt.Errorf("no member activates %s/%s: %w", kind, identity, ErrUnavailable)
 	}
-	resp, err := r.cluster.ActorSystem.Root.RequestFuture(pid, message, timeout).Result()
+	sys := r.cluster.ActorSystem
+	var resp any
+	var err error
+	if pid.Address == sys.Address() {
+		resp, err = sys.Root.RequestFuture(pid, message, timeout).Result()
+	} else {
+		resp, err = r.remote(pid, message, timeout)
+	}
 	if err != nil {
 		if transient(err) {
 			r.cluster.PidCache.RemoveByValue(identity, kind, pid)
@@ -95,6 +105,38 @@ func (r *router) once(identity, kind string, message any, timeout time.Duration)
 		return nil, fmt.Errorf("request %s/%s: %w", kind, identity, err)
 	}
 	return resp, nil
+}
+
+var errMemberLeft = errors.New("member left the cluster")
+
+// remote waits for a request to another member, giving up when that member
+// leaves the topology.
+func (r *router) remote(pid *actor.PID, message any, timeout time.Duration) (any, error) {
+	table := r.placement.members.Load()
+	if len(table.all) > 0 && !table.has(pid.Address) {
+		return nil, fmt.Errorf("%s: %w", pid.Address, errMemberLeft)
+	}
+	f := r.cluster.ActorSystem.Root.RequestFuture(pid, message, timeout)
+	type result struct {
+		resp any
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := f.Result()
+		done <- result{resp, err}
+	}()
+	for {
+		select {
+		case res := <-done:
+			return res.resp, res.err
+		case <-table.replaced:
+			table = r.placement.members.Load()
+			if !table.has(pid.Address) {
+				return nil, fmt.Errorf("%s: %w", pid.Address, errMemberLeft)
+			}
+		}
+	}
 }
 
 func (r *router) pid(identity, kind string) *actor.PID {
@@ -110,7 +152,7 @@ func (r *router) pid(identity, kind string) *actor.PID {
 
 // transient reports whether a request failure may pass on retry.
 func transient(err error) bool {
-	return errors.Is(err, ErrUnavailable) || errors.Is(err, actor.ErrTimeout) ||
+	return errors.Is(err, ErrUnavailable) || errors.Is(err, errMemberLeft) || errors.Is(err, actor.ErrTimeout) ||
 		errors.Is(err, actor.ErrDeadLetter) || errors.Is(err, remote.ErrTimeout) ||
 		errors.Is(err, remote.ErrDeadLetter)
 }

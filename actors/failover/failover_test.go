@@ -166,7 +166,6 @@ func startMembers(t *testing.T, cfgFor func(i int) actors.ClusterConfig) (*actor
 	cfg := cfgFor(-1)
 	cfg.Addr = "127.0.0.1:0"
 	cfg.ClientOnly = true
-	cfg.RequestTimeout = time.Second
 	n, err := actors.Start(context.Background(), cfg, actors.Deps{Store: st, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatalf("start client node: %v", err)
