@@ -132,6 +132,7 @@ func TestFloodKeepsAudio(t *testing.T) {
 		t.Fatalf("calls up during the flood failed: %v\n%s", up.err, up.output)
 	}
 	want := pcapLoudSeconds(t, dir+"/pcap/g711a.pcap")
+	events.wait(t, 5*time.Second, "second recording", func(Event) bool { return events.count(EventRecording) >= 2 })
 	recs := 0
 	for _, e := range events.all() {
 		if e.Kind != EventRecording {
