@@ -44,7 +44,6 @@ type Config struct {
 	AutoManageAddr  string        `name:"automanaged-addr" help:"host:port of this member's automanaged membership endpoint"`
 	Seeds           []string      `name:"automanaged-seeds" help:"comma-separated automanaged membership endpoints (host:port) of all members"`
 	EtcdEndpoints   []string      `name:"etcd-endpoints" help:"comma-separated etcd client endpoints"`
-	K8sNamespace    string        `name:"k8s-namespace" help:"Kubernetes namespace for the k8s provider"`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" help:"how long a graceful shutdown may take before the node exits anyway"`
 
 	MaxCalls  int    `name:"max-calls" help:"concurrent calls this node accepts before answering 503"`
