@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -12,7 +13,9 @@ import (
 )
 
 // callGrain is one conversation. It writes every change through to the
-// CallStore before answering, so an acknowledged turn survives any crash.
+// CallStore before answering, so an acknowledged turn survives any crash of
+// the member; while the database is down it queues them in the member's
+// write-behind (see grain.persist), so the call goes on.
 type callGrain struct {
 	grain
 	call   *store.Call // nil until started
@@ -111,12 +114,8 @@ func (g *callGrain) Start(req *pb.StartCallRequest, ctx cluster.GrainContext) (*
 }
 
 func (g *callGrain) saveCall(c *store.Call) error {
-	sctx, cancel := g.deps.storeCtx()
-	defer cancel()
-	if err := g.deps.store.SaveCall(sctx, c); err != nil {
-		return g.storeFailed("save call", err)
-	}
-	return nil
+	saved := *c // the grain goes on changing its own copy
+	return g.persist("save call", func(ctx context.Context) error { return g.deps.store.SaveCall(ctx, &saved) })
 }
 
 func (g *callGrain) RecordTurn(req *pb.RecordTurnRequest, ctx cluster.GrainContext) (*pb.RecordTurnResponse, error) {
@@ -145,10 +144,8 @@ func (g *callGrain) RecordTurn(req *pb.RecordTurnRequest, ctx cluster.GrainConte
 		return nil, g.precondition("call %s: turn seq %d leaves a gap; next is %d", g.id, seq, next)
 	}
 	st := turnFromPB(g.id, seq, t)
-	sctx, cancel := g.deps.storeCtx()
-	defer cancel()
-	if err := g.deps.store.AppendTurn(sctx, st); err != nil {
-		return nil, g.storeFailed("append turn", err)
+	if err := g.persist("append turn", func(ctx context.Context) error { return g.deps.store.AppendTurn(ctx, st) }); err != nil {
+		return nil, err
 	}
 	g.turns = append(g.turns, st)
 	return &pb.RecordTurnResponse{Seq: seq}, nil
@@ -183,12 +180,7 @@ func (g *callGrain) RecordEvent(req *pb.RecordEventRequest, ctx cluster.GrainCon
 }
 
 func (g *callGrain) appendEvent(e store.CallEvent) error {
-	sctx, cancel := g.deps.storeCtx()
-	defer cancel()
-	if err := g.deps.store.AppendCallEvent(sctx, e); err != nil {
-		return g.storeFailed("append call event", err)
-	}
-	return nil
+	return g.persist("append call event", func(ctx context.Context) error { return g.deps.store.AppendCallEvent(ctx, e) })
 }
 
 var callStates = map[string]bool{

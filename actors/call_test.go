@@ -115,7 +115,7 @@ func TestCallRestoredByANewMemberOnTheSameStore(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
-	first, err := Start(ctx, ClusterConfig{}, Deps{Store: st, Logger: testLogger(t)})
+	first, err := Start(ctx, ClusterConfig{}, Deps{Store: st, Logger: testLogger(t), Routing: testRouting(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestGracefulStopHandsOverToTheNextMember(t *testing.T) {
 	st := openStore(t, t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	first, err := Start(ctx, ClusterConfig{}, Deps{Store: st, Logger: testLogger(t)})
+	first, err := Start(ctx, ClusterConfig{}, Deps{Store: st, Logger: testLogger(t), Routing: testRouting(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,6 +49,10 @@ type ClusterConfig struct {
 	EtcdEndpoints []string
 	// EtcdPrefix is the key prefix members register under; default "/parley".
 	EtcdPrefix string
+	// EtcdLeaseTTL is how long a member's registration outlives its last
+	// keep-alive, so how soon a crashed member is seen gone; default 2s
+	// (etcd's minimum lease is about 1.5 s with its default heartbeat).
+	EtcdLeaseTTL time.Duration
 
 	// RequestTimeout bounds one attempt of a grain request; default 5s.
 	RequestTimeout time.Duration
@@ -93,6 +97,9 @@ func (c ClusterConfig) withDefaults() ClusterConfig {
 	}
 	if c.AutoManageRefresh <= 0 {
 		c.AutoManageRefresh = 500 * time.Millisecond
+	}
+	if c.EtcdLeaseTTL <= 0 {
+		c.EtcdLeaseTTL = 2 * time.Second
 	}
 	if c.EtcdPrefix == "" {
 		c.EtcdPrefix = "/parley"

@@ -9,6 +9,7 @@ import (
 	"github.com/asynkron/protoactor-go/extensions"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/parley-cc/parley/routing"
 	"github.com/parley-cc/parley/store"
 )
 
@@ -28,6 +29,15 @@ type Deps struct {
 	Logger *slog.Logger
 	// Registerer, when set, receives the member's Prometheus collectors.
 	Registerer prometheus.Registerer
+	// WriteBehind, when set, takes the grains' writes while the database is
+	// unreachable and applies them, in order per grain, once it is back.
+	// Without it such writes fail Unavailable. Writes held there survive a
+	// database outage, not a crash of this member.
+	WriteBehind *store.WriteBehind
+	// Routing is the ACD configuration the Queue and Agent grains run; nil
+	// means no queues (every enqueue fails with an unknown queue). Members
+	// of one cluster must share it.
+	Routing *routing.Config
 }
 
 // memberDeps reaches grains through their actor system, never through a
@@ -37,6 +47,8 @@ type memberDeps struct {
 	log          *slog.Logger
 	metrics      *grainMetrics
 	storeTimeout time.Duration
+	writeBehind  *store.WriteBehind
+	routing      *routingInfo
 }
 
 // depsExtensionID names memberDeps among the actor system's extensions; the

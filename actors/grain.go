@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -135,10 +136,43 @@ func (g *grain) saveSnapshot(m proto.Message) error {
 	if err != nil {
 		return g.fail(cluster.ErrorReason_INTERNAL, "encode %s %s snapshot: %v", g.kind, g.id, err)
 	}
+	return g.persist("save snapshot", func(ctx context.Context) error { return g.deps.store.SaveGrainState(ctx, g.kind, g.id, b) })
+}
+
+// persist writes through to the store. When the database does not answer
+// and the member has a write-behind queue, the write is queued there instead
+// — retried until the database takes it, in order with the grain's other
+// writes — so live calls go on through a database outage. Without a queue,
+// or when it is full, the request fails Unavailable and the caller retries:
+// a write is never dropped silently.
+func (g *grain) persist(what string, write store.Write) error {
+	wb := g.deps.writeBehind
+	key := g.kind + "/" + g.id
+	if wb != nil && wb.HasPending(key) {
+		return g.deferWrite(what, key, write, nil)
+	}
 	sctx, cancel := g.deps.storeCtx()
-	defer cancel()
-	if err := g.deps.store.SaveGrainState(sctx, g.kind, g.id, b); err != nil {
-		return g.storeFailed("save snapshot", err)
+	err := write(sctx)
+	cancel()
+	if err == nil {
+		return nil
+	}
+	if wb == nil || store.IsPermanent(err) {
+		return g.storeFailed(what, err)
+	}
+	return g.deferWrite(what, key, write, err)
+}
+
+func (g *grain) deferWrite(what, key string, write store.Write, cause error) error {
+	if err := g.deps.writeBehind.Enqueue(key, write); err != nil {
+		if cause != nil {
+			err = fmt.Errorf("%w (write-through: %v)", err, cause)
+		}
+		return g.storeFailed(what, err)
+	}
+	g.metrics.deferred.Inc()
+	if cause != nil {
+		g.deps.log.Warn("grain write deferred: database unavailable", slog.String("kind", g.kind), slog.String("id", g.id), slog.String("op", what), slog.Any("error", cause))
 	}
 	return nil
 }

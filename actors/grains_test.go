@@ -25,112 +25,6 @@ func restart(t *testing.T, n *Node, kind, id string) {
 	}
 }
 
-func TestAgentPresenceWorkAndSkillsSurviveRestart(t *testing.T) {
-	st := openStore(t, t.TempDir())
-	n := startLocal(t, st, ClusterConfig{})
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	ag := n.Agents()
-
-	a, err := ag.Get(ctx, "a-1")
-	if err != nil || a.Presence != PresenceLoggedOut || a.WorkState != WorkIdle {
-		t.Fatalf("new agent = %+v, %v; want logged_out idle", a, err)
-	}
-	if _, err := ag.SetWork(ctx, "a-1", WorkOffered, "call-9"); !errors.Is(err, ErrFailedPrecondition) {
-		t.Fatalf("offer to a logged-out agent: %v, want ErrFailedPrecondition", err)
-	}
-	if _, err := ag.SetPresence(ctx, "a-1", "asleep", ""); !errors.Is(err, ErrInvalidArgument) {
-		t.Fatalf("bad presence: %v, want ErrInvalidArgument", err)
-	}
-	if _, err := ag.SetSkills(ctx, "a-1", []store.Skill{{Name: "billing", Proficiency: 9}}, nil, 1); !errors.Is(err, ErrInvalidArgument) {
-		t.Fatalf("proficiency 9: %v, want ErrInvalidArgument", err)
-	}
-	if _, err := ag.SetSkills(ctx, "a-1", []store.Skill{{Name: "billing", Proficiency: 4}, {Name: "es", Proficiency: 2}}, []string{"en", "es"}, 2); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ag.SetPresence(ctx, "a-1", PresenceAvailable, ""); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ag.SetWork(ctx, "a-1", WorkOnContact, "call-9"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ag.SetPresence(ctx, "a-1", PresenceLoggedOut, ""); !errors.Is(err, ErrFailedPrecondition) {
-		t.Fatalf("log out on a contact: %v, want ErrFailedPrecondition", err)
-	}
-	restart(t, n, KindAgent, "a-1")
-	a, err = ag.Get(ctx, "a-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.Presence != PresenceAvailable || a.WorkState != WorkOnContact || a.CallID != "call-9" || a.Capacity != 2 ||
-		len(a.Skills) != 2 || a.Skills[0] != (store.Skill{Name: "billing", Proficiency: 4}) || len(a.Languages) != 2 {
-		t.Fatalf("restored agent = %+v", a)
-	}
-	if _, err := ag.SetWork(ctx, "a-1", WorkIdle, ""); err != nil {
-		t.Fatal(err)
-	}
-	a, err = ag.SetPresence(ctx, "a-1", PresenceBreak, "lunch")
-	if err != nil || a.Presence != PresenceBreak || a.BreakReason != "lunch" || a.CallID != "" {
-		t.Fatalf("break: %+v %v", a, err)
-	}
-}
-
-func TestQueueOrderPositionsAndRestore(t *testing.T) {
-	st := openStore(t, t.TempDir())
-	n := startLocal(t, st, ClusterConfig{})
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	q := n.Queues()
-	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-
-	add := func(id string, prio int, at time.Time, wantPos int) {
-		t.Helper()
-		p, err := q.Enqueue(ctx, "support", WaitingContact{ContactID: id, CallID: "call-" + id, Priority: prio, EnqueuedAt: at})
-		if err != nil || p.Position != wantPos {
-			t.Fatalf("enqueue %s: %+v %v, want position %d", id, p, err, wantPos)
-		}
-	}
-	add("c1", 0, t0, 1)
-	add("c2", 0, t0.Add(time.Second), 2)
-	add("vip", 5, t0.Add(2*time.Second), 1)
-	add("c0", 0, t0.Add(-time.Second), 2) // waited longer than c1
-	if p, err := q.Enqueue(ctx, "support", WaitingContact{ContactID: "c1"}); err != nil || !p.Already || p.Position != 3 || p.Waiting != 4 {
-		t.Fatalf("enqueue again: %+v %v", p, err)
-	}
-	if _, err := q.Enqueue(ctx, "support", WaitingContact{}); !errors.Is(err, ErrInvalidArgument) {
-		t.Fatalf("enqueue without contact id: %v", err)
-	}
-
-	restart(t, n, KindQueue, "support")
-	list, err := q.List(ctx, "support")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var order []string
-	for _, c := range list {
-		order = append(order, c.ContactID)
-	}
-	if got := strings.Join(order, ","); got != "vip,c0,c1,c2" {
-		t.Fatalf("restored order %s, want vip,c0,c1,c2", got)
-	}
-	if p, err := q.Position(ctx, "support", "c2"); err != nil || p.Position != 4 || p.Waiting != 4 {
-		t.Fatalf("position of c2: %+v %v", p, err)
-	}
-	c, found, err := q.Dequeue(ctx, "support", "")
-	if err != nil || !found || c.ContactID != "vip" || c.CallID != "call-vip" || !c.EnqueuedAt.Equal(t0.Add(2*time.Second)) {
-		t.Fatalf("dequeue next: %+v %v %v", c, found, err)
-	}
-	if _, found, err := q.Dequeue(ctx, "support", "c1"); err != nil || !found {
-		t.Fatalf("dequeue c1: %v %v", found, err)
-	}
-	if _, found, err := q.Dequeue(ctx, "support", "ghost"); err != nil || found {
-		t.Fatalf("dequeue ghost: %v %v", found, err)
-	}
-	if p, err := q.Position(ctx, "support", "c2"); err != nil || p.Position != 2 || p.Waiting != 2 {
-		t.Fatalf("position of c2 after dequeues: %+v %v", p, err)
-	}
-}
-
 func TestCampaignLifecycle(t *testing.T) {
 	st := openStore(t, t.TempDir())
 	n := startLocal(t, st, ClusterConfig{})
@@ -165,7 +59,7 @@ func TestCampaignLifecycle(t *testing.T) {
 func TestMetricsCountActivationsAndMessages(t *testing.T) {
 	st := openStore(t, t.TempDir())
 	reg := prometheus.NewRegistry()
-	n, err := Start(context.Background(), ClusterConfig{}, Deps{Store: st, Logger: testLogger(t), Registerer: reg})
+	n, err := Start(context.Background(), ClusterConfig{}, Deps{Store: st, Logger: testLogger(t), Registerer: reg, Routing: testRouting(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

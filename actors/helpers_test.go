@@ -10,8 +10,35 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/parley-cc/parley/routing"
 	"github.com/parley-cc/parley/store/sqlite"
 )
+
+// testRoutingYAML is the ACD configuration of the grain tests: short offer
+// timeouts and wrap-up so the flows run in test time.
+const testRoutingYAML = `
+skills: [support, billing]
+break_reasons: [lunch, training]
+priority:
+  rules: [{attribute: tier, in: [vip], points: 1000}]
+offers: {timeout: 400ms, max_misses: 2, miss_hold: 1ms}
+queues:
+  - {id: support, wrap_up: 300ms, service_level: 20s, steps: [{require: {skill: support}}]}
+  - {id: billing, steps: [{require: {skill: billing}}]}
+  - {id: q, steps: [{require: {skill: support}}]}
+  - {id: q1, steps: [{require: {skill: support}}]}
+  - {id: q2, steps: [{require: {skill: support}}]}
+  - {id: q3, steps: [{require: {skill: support}}]}
+`
+
+func testRouting(t testing.TB) *routing.Config {
+	t.Helper()
+	cfg, err := routing.ParseConfig([]byte(testRoutingYAML))
+	if err != nil {
+		t.Fatalf("test routing config: %v", err)
+	}
+	return cfg
+}
 
 // openStore opens a fresh SQLite store in the test's temp dir.
 func openStore(t testing.TB, dir string) *sqlite.Store {
@@ -35,7 +62,7 @@ func testLogger(t testing.TB) *slog.Logger {
 // startLocal starts a one-member cluster.
 func startLocal(t testing.TB, st Store, cfg ClusterConfig) *Node {
 	t.Helper()
-	n, err := Start(context.Background(), cfg, Deps{Store: st, Logger: testLogger(t)})
+	n, err := Start(context.Background(), cfg, Deps{Store: st, Logger: testLogger(t), Routing: testRouting(t)})
 	if err != nil {
 		t.Fatalf("start local member: %v", err)
 	}

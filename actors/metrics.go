@@ -24,7 +24,9 @@ type grainMetrics struct {
 	active      *prometheus.GaugeVec
 	messages    *prometheus.CounterVec
 	failures    *prometheus.CounterVec
+	deferred    *prometheus.CounterVec
 	byKind      map[string]*kindMetrics
+	routing     *routingMetrics // the ACD's collectors (routing_metrics.go)
 }
 
 type kindMetrics struct {
@@ -32,6 +34,7 @@ type kindMetrics struct {
 	active      prometheus.Gauge
 	messages    prometheus.Counter
 	failures    prometheus.Counter
+	deferred    prometheus.Counter
 }
 
 func newGrainMetrics(reg prometheus.Registerer) (*grainMetrics, error) {
@@ -52,7 +55,12 @@ func newGrainMetrics(reg prometheus.Registerer) (*grainMetrics, error) {
 			Namespace: "parley", Subsystem: "grain", Name: "failures_total",
 			Help: "Grain requests answered with an error on this member by kind.",
 		}, []string{"kind"}),
-		byKind: map[string]*kindMetrics{},
+		deferred: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "parley", Subsystem: "grain", Name: "writes_deferred_total",
+			Help: "Grain writes handed to the write-behind queue because the database did not answer, by kind.",
+		}, []string{"kind"}),
+		byKind:  map[string]*kindMetrics{},
+		routing: newRoutingMetrics(),
 	}
 	for _, k := range kinds {
 		m.byKind[k] = &kindMetrics{
@@ -60,10 +68,11 @@ func newGrainMetrics(reg prometheus.Registerer) (*grainMetrics, error) {
 			active:      m.active.WithLabelValues(k),
 			messages:    m.messages.WithLabelValues(k),
 			failures:    m.failures.WithLabelValues(k),
+			deferred:    m.deferred.WithLabelValues(k),
 		}
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.activations, m.active, m.messages, m.failures} {
+		for _, c := range append([]prometheus.Collector{m.activations, m.active, m.messages, m.failures, m.deferred}, m.routing.collectors()...) {
 			if err := reg.Register(c); err != nil {
 				var are prometheus.AlreadyRegisteredError
 				if errors.As(err, &are) {
@@ -81,7 +90,7 @@ func (m *grainMetrics) unregister(reg prometheus.Registerer) {
 	if reg == nil {
 		return
 	}
-	for _, c := range []prometheus.Collector{m.activations, m.active, m.messages, m.failures} {
+	for _, c := range append([]prometheus.Collector{m.activations, m.active, m.messages, m.failures, m.deferred}, m.routing.collectors()...) {
 		reg.Unregister(c)
 	}
 }

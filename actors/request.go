@@ -217,7 +217,7 @@ func joinLast(err, last error) error {
 	if last == nil {
 		return err
 	}
-	return fmt.Errorf("%w (last failure: %v)", err, last)
+	return fmt.Errorf("%w (last failure: %w)", err, last)
 }
 
 // grainError turns a grain's error answer into an error that errors.Is

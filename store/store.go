@@ -29,6 +29,7 @@ type Store interface {
 	CallStore
 	CampaignStore
 	DocumentStore
+	KBFeedbackStore
 	EvalStore
 	GrainStateStore
 	AuditStore
@@ -327,6 +328,46 @@ type DocumentStore interface {
 	ListDocuments(ctx context.Context) ([]Document, error) // latest version of each
 	ListDocumentVersions(ctx context.Context, id string) ([]Document, error)
 	DeleteDocument(ctx context.Context, id string) error
+}
+
+// KBFeedback is one judgement of a knowledge-base answer: whether the
+// document helped with the query.
+type KBFeedback struct {
+	ID         int64     `json:"id"` // assigned by the store, increasing
+	Query      string    `json:"query"`
+	DocumentID string    `json:"document_id"`
+	Version    int       `json:"version,omitempty"`
+	Helpful    bool      `json:"helpful"`
+	Source     string    `json:"source"` // agent or bot
+	CallID     string    `json:"call_id,omitempty"`
+	Actor      string    `json:"actor,omitempty"` // agent id or "bot"
+	At         time.Time `json:"at"`
+}
+
+// KBSearch is one logged knowledge-base search, for editors' analytics.
+type KBSearch struct {
+	ID        int64     `json:"id"` // assigned by the store, increasing
+	Query     string    `json:"query"`
+	Documents []string  `json:"documents"`        // top results, best first
+	Good      bool      `json:"good"`             // the top result plausibly answered
+	Source    string    `json:"source,omitempty"` // api, bot, assist, cli
+	At        time.Time `json:"at"`
+}
+
+// KBFeedbackStore keeps knowledge-base votes and the search log. Both are
+// append-only and read in ID order so that every node can replay what any
+// node wrote.
+type KBFeedbackStore interface {
+	// AppendKBFeedback stores a vote and sets f.ID; At defaults to now.
+	AppendKBFeedback(ctx context.Context, f *KBFeedback) error
+	// AppendKBSearches stores searches in one transaction: all or none.
+	AppendKBSearches(ctx context.Context, s []KBSearch) error
+	// ListKBFeedback returns votes with ID > afterID, oldest first, at most
+	// limit (100 when 0).
+	ListKBFeedback(ctx context.Context, afterID int64, limit int) ([]KBFeedback, error)
+	// ListKBSearches returns searches with ID > afterID, oldest first, at
+	// most limit (100 when 0).
+	ListKBSearches(ctx context.Context, afterID int64, limit int) ([]KBSearch, error)
 }
 
 // EvalStore keeps eval runs.

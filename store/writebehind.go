@@ -131,6 +131,15 @@ func (w *WriteBehind) Pending() int {
 	return w.pending
 }
 
+// HasPending reports whether key has accepted writes not yet written. A
+// writer that owns key (a grain) sends its next write through Enqueue while
+// this is true, so that it is not applied before the earlier ones.
+func (w *WriteBehind) HasPending(key string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.keys[key]) > 0
+}
+
 // Stats returns the counters; Oldest lets /readyz tell a brief hiccup from
 // an outage.
 func (w *WriteBehind) Stats() WriteBehindStats {

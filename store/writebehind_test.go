@@ -201,6 +201,9 @@ func TestWriteBehindBacklogAndClose(t *testing.T) {
 	write := func(ctx context.Context) error { return db.store().SaveGrainState(ctx, "agent", "a1", []byte("x")) }
 	must(t, wb.Enqueue("a1", write))
 	must(t, wb.Enqueue("a2", write))
+	if !wb.HasPending("a1") || wb.HasPending("a3") {
+		t.Fatalf("HasPending(a1)=%v HasPending(a3)=%v, want true, false", wb.HasPending("a1"), wb.HasPending("a3"))
+	}
 	if err := wb.Enqueue("a3", write); !errors.Is(err, store.ErrBacklogFull) {
 		t.Fatalf("third write: %v, want ErrBacklogFull", err)
 	}

@@ -1196,6 +1196,263 @@ func (x *AgentSkill) GetProficiency() int32 {
 	return 0
 }
 
+// HeldOffer is a contact a Queue grain reserved for the agent until expires.
+type HeldOffer struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	OfferId   string                 `protobuf:"bytes,1,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
+	QueueId   string                 `protobuf:"bytes,2,opt,name=queue_id,json=queueId,proto3" json:"queue_id,omitempty"`
+	ContactId string                 `protobuf:"bytes,3,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	CallId    string                 `protobuf:"bytes,4,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	// summary is the hand-off summary as JSON (routing/handoff.Summary).
+	Summary       string            `protobuf:"bytes,5,opt,name=summary,proto3" json:"summary,omitempty"`
+	Expires       int64             `protobuf:"varint,6,opt,name=expires,proto3" json:"expires,omitempty"`
+	Callback      bool              `protobuf:"varint,7,opt,name=callback,proto3" json:"callback,omitempty"`
+	Attrs         map[string]string `protobuf:"bytes,8,rep,name=attrs,proto3" json:"attrs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	OfferedAt     int64             `protobuf:"varint,9,opt,name=offered_at,json=offeredAt,proto3" json:"offered_at,omitempty"`
+	Step          int32             `protobuf:"varint,10,opt,name=step,proto3" json:"step,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HeldOffer) Reset() {
+	*x = HeldOffer{}
+	mi := &file_grains_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeldOffer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeldOffer) ProtoMessage() {}
+
+func (x *HeldOffer) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeldOffer.ProtoReflect.Descriptor instead.
+func (*HeldOffer) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *HeldOffer) GetOfferId() string {
+	if x != nil {
+		return x.OfferId
+	}
+	return ""
+}
+
+func (x *HeldOffer) GetQueueId() string {
+	if x != nil {
+		return x.QueueId
+	}
+	return ""
+}
+
+func (x *HeldOffer) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+func (x *HeldOffer) GetCallId() string {
+	if x != nil {
+		return x.CallId
+	}
+	return ""
+}
+
+func (x *HeldOffer) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
+func (x *HeldOffer) GetExpires() int64 {
+	if x != nil {
+		return x.Expires
+	}
+	return 0
+}
+
+func (x *HeldOffer) GetCallback() bool {
+	if x != nil {
+		return x.Callback
+	}
+	return false
+}
+
+func (x *HeldOffer) GetAttrs() map[string]string {
+	if x != nil {
+		return x.Attrs
+	}
+	return nil
+}
+
+func (x *HeldOffer) GetOfferedAt() int64 {
+	if x != nil {
+		return x.OfferedAt
+	}
+	return 0
+}
+
+func (x *HeldOffer) GetStep() int32 {
+	if x != nil {
+		return x.Step
+	}
+	return 0
+}
+
+// ActiveContact is a contact the agent accepted and is handling.
+type ActiveContact struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ContactId     string                 `protobuf:"bytes,1,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	QueueId       string                 `protobuf:"bytes,2,opt,name=queue_id,json=queueId,proto3" json:"queue_id,omitempty"`
+	CallId        string                 `protobuf:"bytes,3,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	OfferId       string                 `protobuf:"bytes,4,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
+	Summary       string                 `protobuf:"bytes,5,opt,name=summary,proto3" json:"summary,omitempty"`
+	Since         int64                  `protobuf:"varint,6,opt,name=since,proto3" json:"since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActiveContact) Reset() {
+	*x = ActiveContact{}
+	mi := &file_grains_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActiveContact) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActiveContact) ProtoMessage() {}
+
+func (x *ActiveContact) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActiveContact.ProtoReflect.Descriptor instead.
+func (*ActiveContact) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ActiveContact) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+func (x *ActiveContact) GetQueueId() string {
+	if x != nil {
+		return x.QueueId
+	}
+	return ""
+}
+
+func (x *ActiveContact) GetCallId() string {
+	if x != nil {
+		return x.CallId
+	}
+	return ""
+}
+
+func (x *ActiveContact) GetOfferId() string {
+	if x != nil {
+		return x.OfferId
+	}
+	return ""
+}
+
+func (x *ActiveContact) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
+func (x *ActiveContact) GetSince() int64 {
+	if x != nil {
+		return x.Since
+	}
+	return 0
+}
+
+// Subscriber is an actor (the agent's desktop connection) that receives
+// AgentEvent messages; address is its member, id its process id.
+type Subscriber struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Address       string                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Subscriber) Reset() {
+	*x = Subscriber{}
+	mi := &file_grains_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Subscriber) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Subscriber) ProtoMessage() {}
+
+func (x *Subscriber) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Subscriber.ProtoReflect.Descriptor instead.
+func (*Subscriber) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *Subscriber) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *Subscriber) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
 // AgentState is the live state of an agent, snapshotted on every change.
 type AgentState struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -1203,22 +1460,31 @@ type AgentState struct {
 	// presence is logged_out, available or break.
 	Presence    string `protobuf:"bytes,2,opt,name=presence,proto3" json:"presence,omitempty"`
 	BreakReason string `protobuf:"bytes,3,opt,name=break_reason,json=breakReason,proto3" json:"break_reason,omitempty"`
-	// work_state is idle, offered, on_contact or wrap_up.
-	WorkState     string        `protobuf:"bytes,4,opt,name=work_state,json=workState,proto3" json:"work_state,omitempty"`
-	CallId        string        `protobuf:"bytes,5,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
-	Skills        []*AgentSkill `protobuf:"bytes,6,rep,name=skills,proto3" json:"skills,omitempty"`
-	Languages     []string      `protobuf:"bytes,7,rep,name=languages,proto3" json:"languages,omitempty"`
-	Capacity      int32         `protobuf:"varint,8,opt,name=capacity,proto3" json:"capacity,omitempty"`
-	PresenceSince int64         `protobuf:"varint,9,opt,name=presence_since,json=presenceSince,proto3" json:"presence_since,omitempty"`
-	WorkSince     int64         `protobuf:"varint,10,opt,name=work_since,json=workSince,proto3" json:"work_since,omitempty"`
-	UpdatedAt     int64         `protobuf:"varint,11,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// work_state is idle, offering, busy or wrap_up.
+	WorkState string `protobuf:"bytes,4,opt,name=work_state,json=workState,proto3" json:"work_state,omitempty"`
+	// call_id is the call of the first active contact, if any.
+	CallId        string           `protobuf:"bytes,5,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	Skills        []*AgentSkill    `protobuf:"bytes,6,rep,name=skills,proto3" json:"skills,omitempty"`
+	Languages     []string         `protobuf:"bytes,7,rep,name=languages,proto3" json:"languages,omitempty"`
+	Capacity      int32            `protobuf:"varint,8,opt,name=capacity,proto3" json:"capacity,omitempty"`
+	PresenceSince int64            `protobuf:"varint,9,opt,name=presence_since,json=presenceSince,proto3" json:"presence_since,omitempty"`
+	WorkSince     int64            `protobuf:"varint,10,opt,name=work_since,json=workSince,proto3" json:"work_since,omitempty"`
+	UpdatedAt     int64            `protobuf:"varint,11,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	Offers        []*HeldOffer     `protobuf:"bytes,12,rep,name=offers,proto3" json:"offers,omitempty"`
+	Active        []*ActiveContact `protobuf:"bytes,13,rep,name=active,proto3" json:"active,omitempty"`
+	WrapUntil     int64            `protobuf:"varint,14,opt,name=wrap_until,json=wrapUntil,proto3" json:"wrap_until,omitempty"`
+	// misses counts consecutive missed offers (timeouts and declines).
+	Misses int32 `protobuf:"varint,15,opt,name=misses,proto3" json:"misses,omitempty"`
+	// version grows with every change queues must learn; they ignore older.
+	Version       int64       `protobuf:"varint,16,opt,name=version,proto3" json:"version,omitempty"`
+	Subscriber    *Subscriber `protobuf:"bytes,17,opt,name=subscriber,proto3" json:"subscriber,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AgentState) Reset() {
 	*x = AgentState{}
-	mi := &file_grains_proto_msgTypes[17]
+	mi := &file_grains_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1230,7 +1496,7 @@ func (x *AgentState) String() string {
 func (*AgentState) ProtoMessage() {}
 
 func (x *AgentState) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[17]
+	mi := &file_grains_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1243,7 +1509,7 @@ func (x *AgentState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentState.ProtoReflect.Descriptor instead.
 func (*AgentState) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{17}
+	return file_grains_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AgentState) GetAgentId() string {
@@ -1323,6 +1589,134 @@ func (x *AgentState) GetUpdatedAt() int64 {
 	return 0
 }
 
+func (x *AgentState) GetOffers() []*HeldOffer {
+	if x != nil {
+		return x.Offers
+	}
+	return nil
+}
+
+func (x *AgentState) GetActive() []*ActiveContact {
+	if x != nil {
+		return x.Active
+	}
+	return nil
+}
+
+func (x *AgentState) GetWrapUntil() int64 {
+	if x != nil {
+		return x.WrapUntil
+	}
+	return 0
+}
+
+func (x *AgentState) GetMisses() int32 {
+	if x != nil {
+		return x.Misses
+	}
+	return 0
+}
+
+func (x *AgentState) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *AgentState) GetSubscriber() *Subscriber {
+	if x != nil {
+		return x.Subscriber
+	}
+	return nil
+}
+
+// AgentEvent is pushed to the agent's subscriber.
+type AgentEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// kind: state, offer, offer_ended, connected, ended.
+	Kind          string         `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	State         *AgentState    `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	Offer         *HeldOffer     `protobuf:"bytes,3,opt,name=offer,proto3" json:"offer,omitempty"`
+	Contact       *ActiveContact `protobuf:"bytes,4,opt,name=contact,proto3" json:"contact,omitempty"`
+	Reason        string         `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	At            int64          `protobuf:"varint,6,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentEvent) Reset() {
+	*x = AgentEvent{}
+	mi := &file_grains_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentEvent) ProtoMessage() {}
+
+func (x *AgentEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentEvent.ProtoReflect.Descriptor instead.
+func (*AgentEvent) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *AgentEvent) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *AgentEvent) GetState() *AgentState {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
+func (x *AgentEvent) GetOffer() *HeldOffer {
+	if x != nil {
+		return x.Offer
+	}
+	return nil
+}
+
+func (x *AgentEvent) GetContact() *ActiveContact {
+	if x != nil {
+		return x.Contact
+	}
+	return nil
+}
+
+func (x *AgentEvent) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *AgentEvent) GetAt() int64 {
+	if x != nil {
+		return x.At
+	}
+	return 0
+}
+
 type SetPresenceRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Presence      string                 `protobuf:"bytes,1,opt,name=presence,proto3" json:"presence,omitempty"`
@@ -1333,7 +1727,7 @@ type SetPresenceRequest struct {
 
 func (x *SetPresenceRequest) Reset() {
 	*x = SetPresenceRequest{}
-	mi := &file_grains_proto_msgTypes[18]
+	mi := &file_grains_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1345,7 +1739,7 @@ func (x *SetPresenceRequest) String() string {
 func (*SetPresenceRequest) ProtoMessage() {}
 
 func (x *SetPresenceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[18]
+	mi := &file_grains_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1358,7 +1752,7 @@ func (x *SetPresenceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPresenceRequest.ProtoReflect.Descriptor instead.
 func (*SetPresenceRequest) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{18}
+	return file_grains_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SetPresenceRequest) GetPresence() string {
@@ -1375,58 +1769,6 @@ func (x *SetPresenceRequest) GetReason() string {
 	return ""
 }
 
-type SetWorkRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	WorkState     string                 `protobuf:"bytes,1,opt,name=work_state,json=workState,proto3" json:"work_state,omitempty"`
-	CallId        string                 `protobuf:"bytes,2,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *SetWorkRequest) Reset() {
-	*x = SetWorkRequest{}
-	mi := &file_grains_proto_msgTypes[19]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *SetWorkRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*SetWorkRequest) ProtoMessage() {}
-
-func (x *SetWorkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[19]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use SetWorkRequest.ProtoReflect.Descriptor instead.
-func (*SetWorkRequest) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{19}
-}
-
-func (x *SetWorkRequest) GetWorkState() string {
-	if x != nil {
-		return x.WorkState
-	}
-	return ""
-}
-
-func (x *SetWorkRequest) GetCallId() string {
-	if x != nil {
-		return x.CallId
-	}
-	return ""
-}
-
 type SetSkillsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Skills        []*AgentSkill          `protobuf:"bytes,1,rep,name=skills,proto3" json:"skills,omitempty"`
@@ -1438,7 +1780,7 @@ type SetSkillsRequest struct {
 
 func (x *SetSkillsRequest) Reset() {
 	*x = SetSkillsRequest{}
-	mi := &file_grains_proto_msgTypes[20]
+	mi := &file_grains_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1450,7 +1792,7 @@ func (x *SetSkillsRequest) String() string {
 func (*SetSkillsRequest) ProtoMessage() {}
 
 func (x *SetSkillsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[20]
+	mi := &file_grains_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1463,7 +1805,7 @@ func (x *SetSkillsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetSkillsRequest.ProtoReflect.Descriptor instead.
 func (*SetSkillsRequest) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{20}
+	return file_grains_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SetSkillsRequest) GetSkills() []*AgentSkill {
@@ -1495,7 +1837,7 @@ type GetAgentRequest struct {
 
 func (x *GetAgentRequest) Reset() {
 	*x = GetAgentRequest{}
-	mi := &file_grains_proto_msgTypes[21]
+	mi := &file_grains_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1507,7 +1849,7 @@ func (x *GetAgentRequest) String() string {
 func (*GetAgentRequest) ProtoMessage() {}
 
 func (x *GetAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[21]
+	mi := &file_grains_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1520,26 +1862,469 @@ func (x *GetAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgentRequest.ProtoReflect.Descriptor instead.
 func (*GetAgentRequest) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{21}
+	return file_grains_proto_rawDescGZIP(), []int{24}
 }
 
-// QueuedContact is one contact waiting in a queue.
+// OfferRequest comes from a Queue grain: reserve the agent for this offer.
+type OfferRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Offer         *HeldOffer             `protobuf:"bytes,1,opt,name=offer,proto3" json:"offer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OfferRequest) Reset() {
+	*x = OfferRequest{}
+	mi := &file_grains_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OfferRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OfferRequest) ProtoMessage() {}
+
+func (x *OfferRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OfferRequest.ProtoReflect.Descriptor instead.
+func (*OfferRequest) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *OfferRequest) GetOffer() *HeldOffer {
+	if x != nil {
+		return x.Offer
+	}
+	return nil
+}
+
+type OfferResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// accepted is false when the agent cannot take it (busy elsewhere, not
+	// available); the queue withdraws its offer without charging a miss.
+	Accepted      bool   `protobuf:"varint,1,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Version       int64  `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OfferResponse) Reset() {
+	*x = OfferResponse{}
+	mi := &file_grains_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OfferResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OfferResponse) ProtoMessage() {}
+
+func (x *OfferResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OfferResponse.ProtoReflect.Descriptor instead.
+func (*OfferResponse) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *OfferResponse) GetAccepted() bool {
+	if x != nil {
+		return x.Accepted
+	}
+	return false
+}
+
+func (x *OfferResponse) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *OfferResponse) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// OfferEndedRequest comes from a Queue grain: the offer timed out (miss) or
+// was withdrawn (caller hung up, reconciled).
+type OfferEndedRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OfferId       string                 `protobuf:"bytes,1,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Miss          bool                   `protobuf:"varint,3,opt,name=miss,proto3" json:"miss,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OfferEndedRequest) Reset() {
+	*x = OfferEndedRequest{}
+	mi := &file_grains_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OfferEndedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OfferEndedRequest) ProtoMessage() {}
+
+func (x *OfferEndedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OfferEndedRequest.ProtoReflect.Descriptor instead.
+func (*OfferEndedRequest) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *OfferEndedRequest) GetOfferId() string {
+	if x != nil {
+		return x.OfferId
+	}
+	return ""
+}
+
+func (x *OfferEndedRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *OfferEndedRequest) GetMiss() bool {
+	if x != nil {
+		return x.Miss
+	}
+	return false
+}
+
+// AnswerRequest comes from the agent's desktop: accept or reject an offer.
+type AnswerRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OfferId       string                 `protobuf:"bytes,1,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
+	Accept        bool                   `protobuf:"varint,2,opt,name=accept,proto3" json:"accept,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnswerRequest) Reset() {
+	*x = AnswerRequest{}
+	mi := &file_grains_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnswerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnswerRequest) ProtoMessage() {}
+
+func (x *AnswerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnswerRequest.ProtoReflect.Descriptor instead.
+func (*AnswerRequest) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *AnswerRequest) GetOfferId() string {
+	if x != nil {
+		return x.OfferId
+	}
+	return ""
+}
+
+func (x *AnswerRequest) GetAccept() bool {
+	if x != nil {
+		return x.Accept
+	}
+	return false
+}
+
+type AnswerResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	State *AgentState            `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	// contact is set when the offer was accepted.
+	Contact *ActiveContact `protobuf:"bytes,2,opt,name=contact,proto3" json:"contact,omitempty"`
+	// duplicate is true when this offer had been accepted before.
+	Duplicate     bool `protobuf:"varint,3,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnswerResponse) Reset() {
+	*x = AnswerResponse{}
+	mi := &file_grains_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnswerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnswerResponse) ProtoMessage() {}
+
+func (x *AnswerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnswerResponse.ProtoReflect.Descriptor instead.
+func (*AnswerResponse) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *AnswerResponse) GetState() *AgentState {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
+func (x *AnswerResponse) GetContact() *ActiveContact {
+	if x != nil {
+		return x.Contact
+	}
+	return nil
+}
+
+func (x *AnswerResponse) GetDuplicate() bool {
+	if x != nil {
+		return x.Duplicate
+	}
+	return false
+}
+
+// FinishRequest ends an active contact (the call ended); wrap-up follows.
+type FinishRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ContactId     string                 `protobuf:"bytes,1,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FinishRequest) Reset() {
+	*x = FinishRequest{}
+	mi := &file_grains_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FinishRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FinishRequest) ProtoMessage() {}
+
+func (x *FinishRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FinishRequest.ProtoReflect.Descriptor instead.
+func (*FinishRequest) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *FinishRequest) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+func (x *FinishRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type EndWrapUpRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndWrapUpRequest) Reset() {
+	*x = EndWrapUpRequest{}
+	mi := &file_grains_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndWrapUpRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndWrapUpRequest) ProtoMessage() {}
+
+func (x *EndWrapUpRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndWrapUpRequest.ProtoReflect.Descriptor instead.
+func (*EndWrapUpRequest) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{31}
+}
+
+type SubscribeRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Subscriber *Subscriber            `protobuf:"bytes,1,opt,name=subscriber,proto3" json:"subscriber,omitempty"`
+	// unsubscribe removes it; with disconnected the desktop went away: pending
+	// offers are withdrawn and the agent is logged out once idle.
+	Unsubscribe   bool `protobuf:"varint,2,opt,name=unsubscribe,proto3" json:"unsubscribe,omitempty"`
+	Disconnected  bool `protobuf:"varint,3,opt,name=disconnected,proto3" json:"disconnected,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscribeRequest) Reset() {
+	*x = SubscribeRequest{}
+	mi := &file_grains_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribeRequest) ProtoMessage() {}
+
+func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
+func (*SubscribeRequest) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *SubscribeRequest) GetSubscriber() *Subscriber {
+	if x != nil {
+		return x.Subscriber
+	}
+	return nil
+}
+
+func (x *SubscribeRequest) GetUnsubscribe() bool {
+	if x != nil {
+		return x.Unsubscribe
+	}
+	return false
+}
+
+func (x *SubscribeRequest) GetDisconnected() bool {
+	if x != nil {
+		return x.Disconnected
+	}
+	return false
+}
+
+// QueuedContact is one contact in a queue.
 type QueuedContact struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	ContactId string                 `protobuf:"bytes,1,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
 	CallId    string                 `protobuf:"bytes,2,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
-	// priority: higher is served first.
-	Priority      int32             `protobuf:"varint,3,opt,name=priority,proto3" json:"priority,omitempty"`
-	EnqueuedAt    int64             `protobuf:"varint,4,opt,name=enqueued_at,json=enqueuedAt,proto3" json:"enqueued_at,omitempty"`
-	Summary       string            `protobuf:"bytes,5,opt,name=summary,proto3" json:"summary,omitempty"`
-	Attrs         map[string]string `protobuf:"bytes,6,rep,name=attrs,proto3" json:"attrs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// priority is unused by the routing engine (rules decide); kept for wire
+	// compatibility.
+	Priority   int32             `protobuf:"varint,3,opt,name=priority,proto3" json:"priority,omitempty"`
+	EnqueuedAt int64             `protobuf:"varint,4,opt,name=enqueued_at,json=enqueuedAt,proto3" json:"enqueued_at,omitempty"`
+	Summary    string            `protobuf:"bytes,5,opt,name=summary,proto3" json:"summary,omitempty"`
+	Attrs      map[string]string `protobuf:"bytes,6,rep,name=attrs,proto3" json:"attrs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Sentiment  float64           `protobuf:"fixed64,7,opt,name=sentiment,proto3" json:"sentiment,omitempty"`
+	Callback   bool              `protobuf:"varint,8,opt,name=callback,proto3" json:"callback,omitempty"`
+	// queue_id is the queue the contact is in now (differs after overflow).
+	QueueId string `protobuf:"bytes,9,opt,name=queue_id,json=queueId,proto3" json:"queue_id,omitempty"`
+	// waiter receives ContactUpdate messages (the caller's side of the call,
+	// waiting to be bridged).
+	Waiter        *Subscriber `protobuf:"bytes,10,opt,name=waiter,proto3" json:"waiter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *QueuedContact) Reset() {
 	*x = QueuedContact{}
-	mi := &file_grains_proto_msgTypes[22]
+	mi := &file_grains_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1551,7 +2336,7 @@ func (x *QueuedContact) String() string {
 func (*QueuedContact) ProtoMessage() {}
 
 func (x *QueuedContact) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[22]
+	mi := &file_grains_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1564,7 +2349,7 @@ func (x *QueuedContact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueuedContact.ProtoReflect.Descriptor instead.
 func (*QueuedContact) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{22}
+	return file_grains_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *QueuedContact) GetContactId() string {
@@ -1609,19 +2394,245 @@ func (x *QueuedContact) GetAttrs() map[string]string {
 	return nil
 }
 
-// QueueState is the waiting list of a queue in service order.
+func (x *QueuedContact) GetSentiment() float64 {
+	if x != nil {
+		return x.Sentiment
+	}
+	return 0
+}
+
+func (x *QueuedContact) GetCallback() bool {
+	if x != nil {
+		return x.Callback
+	}
+	return false
+}
+
+func (x *QueuedContact) GetQueueId() string {
+	if x != nil {
+		return x.QueueId
+	}
+	return ""
+}
+
+func (x *QueuedContact) GetWaiter() *Subscriber {
+	if x != nil {
+		return x.Waiter
+	}
+	return nil
+}
+
+// ContactUpdate tells a contact's waiter what happened to it.
+type ContactUpdate struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ContactId string                 `protobuf:"bytes,1,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	// state: connected (agent_id accepted), requeued (the agent's leg
+	// dropped; waiting again), gone (reconciled away).
+	State         string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	AgentId       string `protobuf:"bytes,3,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	OfferId       string `protobuf:"bytes,4,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
+	CallId        string `protobuf:"bytes,5,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	QueueId       string `protobuf:"bytes,6,opt,name=queue_id,json=queueId,proto3" json:"queue_id,omitempty"`
+	WaitMs        int64  `protobuf:"varint,7,opt,name=wait_ms,json=waitMs,proto3" json:"wait_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContactUpdate) Reset() {
+	*x = ContactUpdate{}
+	mi := &file_grains_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContactUpdate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContactUpdate) ProtoMessage() {}
+
+func (x *ContactUpdate) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContactUpdate.ProtoReflect.Descriptor instead.
+func (*ContactUpdate) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ContactUpdate) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+func (x *ContactUpdate) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *ContactUpdate) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *ContactUpdate) GetOfferId() string {
+	if x != nil {
+		return x.OfferId
+	}
+	return ""
+}
+
+func (x *ContactUpdate) GetCallId() string {
+	if x != nil {
+		return x.CallId
+	}
+	return ""
+}
+
+func (x *ContactUpdate) GetQueueId() string {
+	if x != nil {
+		return x.QueueId
+	}
+	return ""
+}
+
+func (x *ContactUpdate) GetWaitMs() int64 {
+	if x != nil {
+		return x.WaitMs
+	}
+	return 0
+}
+
+// AgentMirror is what a Queue grain knows of an agent (from its Agent grain).
+type AgentMirror struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgentId       string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	Skills        []*AgentSkill          `protobuf:"bytes,2,rep,name=skills,proto3" json:"skills,omitempty"`
+	Languages     []string               `protobuf:"bytes,3,rep,name=languages,proto3" json:"languages,omitempty"`
+	Capacity      int32                  `protobuf:"varint,4,opt,name=capacity,proto3" json:"capacity,omitempty"`
+	Presence      string                 `protobuf:"bytes,5,opt,name=presence,proto3" json:"presence,omitempty"`
+	Reason        string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	Engaged       bool                   `protobuf:"varint,7,opt,name=engaged,proto3" json:"engaged,omitempty"`
+	Version       int64                  `protobuf:"varint,8,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentMirror) Reset() {
+	*x = AgentMirror{}
+	mi := &file_grains_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentMirror) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentMirror) ProtoMessage() {}
+
+func (x *AgentMirror) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentMirror.ProtoReflect.Descriptor instead.
+func (*AgentMirror) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *AgentMirror) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *AgentMirror) GetSkills() []*AgentSkill {
+	if x != nil {
+		return x.Skills
+	}
+	return nil
+}
+
+func (x *AgentMirror) GetLanguages() []string {
+	if x != nil {
+		return x.Languages
+	}
+	return nil
+}
+
+func (x *AgentMirror) GetCapacity() int32 {
+	if x != nil {
+		return x.Capacity
+	}
+	return 0
+}
+
+func (x *AgentMirror) GetPresence() string {
+	if x != nil {
+		return x.Presence
+	}
+	return ""
+}
+
+func (x *AgentMirror) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *AgentMirror) GetEngaged() bool {
+	if x != nil {
+		return x.Engaged
+	}
+	return false
+}
+
+func (x *AgentMirror) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// QueueState is what a Queue grain persists: its waiting contacts in
+// service order and the agents it knows.
 type QueueState struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	QueueId       string                 `protobuf:"bytes,1,opt,name=queue_id,json=queueId,proto3" json:"queue_id,omitempty"`
 	Waiting       []*QueuedContact       `protobuf:"bytes,2,rep,name=waiting,proto3" json:"waiting,omitempty"`
 	UpdatedAt     int64                  `protobuf:"varint,3,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	Agents        []*AgentMirror         `protobuf:"bytes,4,rep,name=agents,proto3" json:"agents,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *QueueState) Reset() {
 	*x = QueueState{}
-	mi := &file_grains_proto_msgTypes[23]
+	mi := &file_grains_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1633,7 +2644,7 @@ func (x *QueueState) String() string {
 func (*QueueState) ProtoMessage() {}
 
 func (x *QueueState) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[23]
+	mi := &file_grains_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1646,7 +2657,7 @@ func (x *QueueState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueueState.ProtoReflect.Descriptor instead.
 func (*QueueState) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{23}
+	return file_grains_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *QueueState) GetQueueId() string {
@@ -1670,6 +2681,13 @@ func (x *QueueState) GetUpdatedAt() int64 {
 	return 0
 }
 
+func (x *QueueState) GetAgents() []*AgentMirror {
+	if x != nil {
+		return x.Agents
+	}
+	return nil
+}
+
 type EnqueueRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Contact       *QueuedContact         `protobuf:"bytes,1,opt,name=contact,proto3" json:"contact,omitempty"`
@@ -1679,7 +2697,7 @@ type EnqueueRequest struct {
 
 func (x *EnqueueRequest) Reset() {
 	*x = EnqueueRequest{}
-	mi := &file_grains_proto_msgTypes[24]
+	mi := &file_grains_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1691,7 +2709,7 @@ func (x *EnqueueRequest) String() string {
 func (*EnqueueRequest) ProtoMessage() {}
 
 func (x *EnqueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[24]
+	mi := &file_grains_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1704,7 +2722,7 @@ func (x *EnqueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnqueueRequest.ProtoReflect.Descriptor instead.
 func (*EnqueueRequest) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{24}
+	return file_grains_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *EnqueueRequest) GetContact() *QueuedContact {
@@ -1716,18 +2734,24 @@ func (x *EnqueueRequest) GetContact() *QueuedContact {
 
 type EnqueueResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// position counts from 1 (next to be served).
+	// position counts from 1 (next to be served); 0 once offered.
 	Position int32 `protobuf:"varint,1,opt,name=position,proto3" json:"position,omitempty"`
 	Waiting  int32 `protobuf:"varint,2,opt,name=waiting,proto3" json:"waiting,omitempty"`
-	// already is true when the contact was waiting before this request.
-	Already       bool `protobuf:"varint,3,opt,name=already,proto3" json:"already,omitempty"`
+	// already is true when the contact was in the queue before this request.
+	Already bool   `protobuf:"varint,3,opt,name=already,proto3" json:"already,omitempty"`
+	Queued  bool   `protobuf:"varint,4,opt,name=queued,proto3" json:"queued,omitempty"`
+	QueueId string `protobuf:"bytes,5,opt,name=queue_id,json=queueId,proto3" json:"queue_id,omitempty"`
+	// after_hours is the action of a closed calendar (reject, voicemail...).
+	AfterHours    string `protobuf:"bytes,6,opt,name=after_hours,json=afterHours,proto3" json:"after_hours,omitempty"`
+	EwtMs         int64  `protobuf:"varint,7,opt,name=ewt_ms,json=ewtMs,proto3" json:"ewt_ms,omitempty"`
+	Staffed       int32  `protobuf:"varint,8,opt,name=staffed,proto3" json:"staffed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EnqueueResponse) Reset() {
 	*x = EnqueueResponse{}
-	mi := &file_grains_proto_msgTypes[25]
+	mi := &file_grains_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1739,7 +2763,7 @@ func (x *EnqueueResponse) String() string {
 func (*EnqueueResponse) ProtoMessage() {}
 
 func (x *EnqueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[25]
+	mi := &file_grains_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1752,7 +2776,7 @@ func (x *EnqueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnqueueResponse.ProtoReflect.Descriptor instead.
 func (*EnqueueResponse) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{25}
+	return file_grains_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *EnqueueResponse) GetPosition() int32 {
@@ -1776,29 +2800,63 @@ func (x *EnqueueResponse) GetAlready() bool {
 	return false
 }
 
-type DequeueRequest struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// contact_id removes that contact; empty takes the next in service order.
-	ContactId     string `protobuf:"bytes,1,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+func (x *EnqueueResponse) GetQueued() bool {
+	if x != nil {
+		return x.Queued
+	}
+	return false
+}
+
+func (x *EnqueueResponse) GetQueueId() string {
+	if x != nil {
+		return x.QueueId
+	}
+	return ""
+}
+
+func (x *EnqueueResponse) GetAfterHours() string {
+	if x != nil {
+		return x.AfterHours
+	}
+	return ""
+}
+
+func (x *EnqueueResponse) GetEwtMs() int64 {
+	if x != nil {
+		return x.EwtMs
+	}
+	return 0
+}
+
+func (x *EnqueueResponse) GetStaffed() int32 {
+	if x != nil {
+		return x.Staffed
+	}
+	return 0
+}
+
+type AbandonRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ContactId     string                 `protobuf:"bytes,1,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *DequeueRequest) Reset() {
-	*x = DequeueRequest{}
-	mi := &file_grains_proto_msgTypes[26]
+func (x *AbandonRequest) Reset() {
+	*x = AbandonRequest{}
+	mi := &file_grains_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *DequeueRequest) String() string {
+func (x *AbandonRequest) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*DequeueRequest) ProtoMessage() {}
+func (*AbandonRequest) ProtoMessage() {}
 
-func (x *DequeueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[26]
+func (x *AbandonRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1809,42 +2867,40 @@ func (x *DequeueRequest) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use DequeueRequest.ProtoReflect.Descriptor instead.
-func (*DequeueRequest) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{26}
+// Deprecated: Use AbandonRequest.ProtoReflect.Descriptor instead.
+func (*AbandonRequest) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{39}
 }
 
-func (x *DequeueRequest) GetContactId() string {
+func (x *AbandonRequest) GetContactId() string {
 	if x != nil {
 		return x.ContactId
 	}
 	return ""
 }
 
-type DequeueResponse struct {
+type AbandonResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Contact       *QueuedContact         `protobuf:"bytes,1,opt,name=contact,proto3" json:"contact,omitempty"`
-	Found         bool                   `protobuf:"varint,2,opt,name=found,proto3" json:"found,omitempty"`
-	Waiting       int32                  `protobuf:"varint,3,opt,name=waiting,proto3" json:"waiting,omitempty"`
+	Found         bool                   `protobuf:"varint,1,opt,name=found,proto3" json:"found,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *DequeueResponse) Reset() {
-	*x = DequeueResponse{}
-	mi := &file_grains_proto_msgTypes[27]
+func (x *AbandonResponse) Reset() {
+	*x = AbandonResponse{}
+	mi := &file_grains_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *DequeueResponse) String() string {
+func (x *AbandonResponse) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*DequeueResponse) ProtoMessage() {}
+func (*AbandonResponse) ProtoMessage() {}
 
-func (x *DequeueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[27]
+func (x *AbandonResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1855,30 +2911,16 @@ func (x *DequeueResponse) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use DequeueResponse.ProtoReflect.Descriptor instead.
-func (*DequeueResponse) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{27}
+// Deprecated: Use AbandonResponse.ProtoReflect.Descriptor instead.
+func (*AbandonResponse) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{40}
 }
 
-func (x *DequeueResponse) GetContact() *QueuedContact {
-	if x != nil {
-		return x.Contact
-	}
-	return nil
-}
-
-func (x *DequeueResponse) GetFound() bool {
+func (x *AbandonResponse) GetFound() bool {
 	if x != nil {
 		return x.Found
 	}
 	return false
-}
-
-func (x *DequeueResponse) GetWaiting() int32 {
-	if x != nil {
-		return x.Waiting
-	}
-	return 0
 }
 
 type PositionRequest struct {
@@ -1890,7 +2932,7 @@ type PositionRequest struct {
 
 func (x *PositionRequest) Reset() {
 	*x = PositionRequest{}
-	mi := &file_grains_proto_msgTypes[28]
+	mi := &file_grains_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1902,7 +2944,7 @@ func (x *PositionRequest) String() string {
 func (*PositionRequest) ProtoMessage() {}
 
 func (x *PositionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[28]
+	mi := &file_grains_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1915,7 +2957,7 @@ func (x *PositionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PositionRequest.ProtoReflect.Descriptor instead.
 func (*PositionRequest) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{28}
+	return file_grains_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *PositionRequest) GetContactId() string {
@@ -1928,15 +2970,21 @@ func (x *PositionRequest) GetContactId() string {
 type PositionResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// position is 0 when the contact is not waiting.
-	Position      int32 `protobuf:"varint,1,opt,name=position,proto3" json:"position,omitempty"`
-	Waiting       int32 `protobuf:"varint,2,opt,name=waiting,proto3" json:"waiting,omitempty"`
+	Position int32 `protobuf:"varint,1,opt,name=position,proto3" json:"position,omitempty"`
+	Waiting  int32 `protobuf:"varint,2,opt,name=waiting,proto3" json:"waiting,omitempty"`
+	EwtMs    int64 `protobuf:"varint,3,opt,name=ewt_ms,json=ewtMs,proto3" json:"ewt_ms,omitempty"`
+	Staffed  int32 `protobuf:"varint,4,opt,name=staffed,proto3" json:"staffed,omitempty"`
+	// state is queued, offered, connected or gone.
+	State         string `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	AgentId       string `protobuf:"bytes,6,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	Callback      bool   `protobuf:"varint,7,opt,name=callback,proto3" json:"callback,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PositionResponse) Reset() {
 	*x = PositionResponse{}
-	mi := &file_grains_proto_msgTypes[29]
+	mi := &file_grains_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1948,7 +2996,7 @@ func (x *PositionResponse) String() string {
 func (*PositionResponse) ProtoMessage() {}
 
 func (x *PositionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[29]
+	mi := &file_grains_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1961,7 +3009,7 @@ func (x *PositionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PositionResponse.ProtoReflect.Descriptor instead.
 func (*PositionResponse) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{29}
+	return file_grains_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *PositionResponse) GetPosition() int32 {
@@ -1978,6 +3026,860 @@ func (x *PositionResponse) GetWaiting() int32 {
 	return 0
 }
 
+func (x *PositionResponse) GetEwtMs() int64 {
+	if x != nil {
+		return x.EwtMs
+	}
+	return 0
+}
+
+func (x *PositionResponse) GetStaffed() int32 {
+	if x != nil {
+		return x.Staffed
+	}
+	return 0
+}
+
+func (x *PositionResponse) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *PositionResponse) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *PositionResponse) GetCallback() bool {
+	if x != nil {
+		return x.Callback
+	}
+	return false
+}
+
+type QueueOfferRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OfferId       string                 `protobuf:"bytes,1,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
+	AgentId       string                 `protobuf:"bytes,2,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QueueOfferRequest) Reset() {
+	*x = QueueOfferRequest{}
+	mi := &file_grains_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueueOfferRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueueOfferRequest) ProtoMessage() {}
+
+func (x *QueueOfferRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueueOfferRequest.ProtoReflect.Descriptor instead.
+func (*QueueOfferRequest) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *QueueOfferRequest) GetOfferId() string {
+	if x != nil {
+		return x.OfferId
+	}
+	return ""
+}
+
+func (x *QueueOfferRequest) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+type AcceptResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Contact       *QueuedContact         `protobuf:"bytes,1,opt,name=contact,proto3" json:"contact,omitempty"`
+	WaitMs        int64                  `protobuf:"varint,2,opt,name=wait_ms,json=waitMs,proto3" json:"wait_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptResponse) Reset() {
+	*x = AcceptResponse{}
+	mi := &file_grains_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptResponse) ProtoMessage() {}
+
+func (x *AcceptResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptResponse.ProtoReflect.Descriptor instead.
+func (*AcceptResponse) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *AcceptResponse) GetContact() *QueuedContact {
+	if x != nil {
+		return x.Contact
+	}
+	return nil
+}
+
+func (x *AcceptResponse) GetWaitMs() int64 {
+	if x != nil {
+		return x.WaitMs
+	}
+	return 0
+}
+
+type DeclineResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeclineResponse) Reset() {
+	*x = DeclineResponse{}
+	mi := &file_grains_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeclineResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeclineResponse) ProtoMessage() {}
+
+func (x *DeclineResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeclineResponse.ProtoReflect.Descriptor instead.
+func (*DeclineResponse) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{45}
+}
+
+type CompleteRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ContactId     string                 `protobuf:"bytes,1,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	AgentId       string                 `protobuf:"bytes,2,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteRequest) Reset() {
+	*x = CompleteRequest{}
+	mi := &file_grains_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteRequest) ProtoMessage() {}
+
+func (x *CompleteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteRequest.ProtoReflect.Descriptor instead.
+func (*CompleteRequest) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *CompleteRequest) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+func (x *CompleteRequest) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+type CompleteResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WrapUpMs      int64                  `protobuf:"varint,1,opt,name=wrap_up_ms,json=wrapUpMs,proto3" json:"wrap_up_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteResponse) Reset() {
+	*x = CompleteResponse{}
+	mi := &file_grains_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteResponse) ProtoMessage() {}
+
+func (x *CompleteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteResponse.ProtoReflect.Descriptor instead.
+func (*CompleteResponse) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *CompleteResponse) GetWrapUpMs() int64 {
+	if x != nil {
+		return x.WrapUpMs
+	}
+	return 0
+}
+
+type AgentUpdateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Agent         *AgentMirror           `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentUpdateRequest) Reset() {
+	*x = AgentUpdateRequest{}
+	mi := &file_grains_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentUpdateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentUpdateRequest) ProtoMessage() {}
+
+func (x *AgentUpdateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentUpdateRequest.ProtoReflect.Descriptor instead.
+func (*AgentUpdateRequest) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *AgentUpdateRequest) GetAgent() *AgentMirror {
+	if x != nil {
+		return x.Agent
+	}
+	return nil
+}
+
+type AgentUpdateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentUpdateResponse) Reset() {
+	*x = AgentUpdateResponse{}
+	mi := &file_grains_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentUpdateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentUpdateResponse) ProtoMessage() {}
+
+func (x *AgentUpdateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentUpdateResponse.ProtoReflect.Descriptor instead.
+func (*AgentUpdateResponse) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{49}
+}
+
+type CallbackRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ContactId     string                 `protobuf:"bytes,1,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallbackRequest) Reset() {
+	*x = CallbackRequest{}
+	mi := &file_grains_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallbackRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallbackRequest) ProtoMessage() {}
+
+func (x *CallbackRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallbackRequest.ProtoReflect.Descriptor instead.
+func (*CallbackRequest) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *CallbackRequest) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+type SentimentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ContactId     string                 `protobuf:"bytes,1,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	Sentiment     float64                `protobuf:"fixed64,2,opt,name=sentiment,proto3" json:"sentiment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SentimentRequest) Reset() {
+	*x = SentimentRequest{}
+	mi := &file_grains_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SentimentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SentimentRequest) ProtoMessage() {}
+
+func (x *SentimentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SentimentRequest.ProtoReflect.Descriptor instead.
+func (*SentimentRequest) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *SentimentRequest) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+func (x *SentimentRequest) GetSentiment() float64 {
+	if x != nil {
+		return x.Sentiment
+	}
+	return 0
+}
+
+type ReconcileRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// dead lists contacts whose call is gone.
+	Dead          []string `protobuf:"bytes,1,rep,name=dead,proto3" json:"dead,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReconcileRequest) Reset() {
+	*x = ReconcileRequest{}
+	mi := &file_grains_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReconcileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReconcileRequest) ProtoMessage() {}
+
+func (x *ReconcileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReconcileRequest.ProtoReflect.Descriptor instead.
+func (*ReconcileRequest) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *ReconcileRequest) GetDead() []string {
+	if x != nil {
+		return x.Dead
+	}
+	return nil
+}
+
+type ReconcileResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cleared       []string               `protobuf:"bytes,1,rep,name=cleared,proto3" json:"cleared,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReconcileResponse) Reset() {
+	*x = ReconcileResponse{}
+	mi := &file_grains_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReconcileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReconcileResponse) ProtoMessage() {}
+
+func (x *ReconcileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReconcileResponse.ProtoReflect.Descriptor instead.
+func (*ReconcileResponse) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *ReconcileResponse) GetCleared() []string {
+	if x != nil {
+		return x.Cleared
+	}
+	return nil
+}
+
+type QueueStatsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QueueStatsRequest) Reset() {
+	*x = QueueStatsRequest{}
+	mi := &file_grains_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueueStatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueueStatsRequest) ProtoMessage() {}
+
+func (x *QueueStatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueueStatsRequest.ProtoReflect.Descriptor instead.
+func (*QueueStatsRequest) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{54}
+}
+
+// WaitingEntry is one contact in a queue's stats.
+type WaitingEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ContactId     string                 `protobuf:"bytes,1,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	CallId        string                 `protobuf:"bytes,2,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	Position      int32                  `protobuf:"varint,3,opt,name=position,proto3" json:"position,omitempty"`
+	EwtMs         int64                  `protobuf:"varint,4,opt,name=ewt_ms,json=ewtMs,proto3" json:"ewt_ms,omitempty"`
+	WaitedMs      int64                  `protobuf:"varint,5,opt,name=waited_ms,json=waitedMs,proto3" json:"waited_ms,omitempty"`
+	State         string                 `protobuf:"bytes,6,opt,name=state,proto3" json:"state,omitempty"`
+	AgentId       string                 `protobuf:"bytes,7,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	OfferId       string                 `protobuf:"bytes,8,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
+	Attrs         map[string]string      `protobuf:"bytes,9,rep,name=attrs,proto3" json:"attrs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Callback      bool                   `protobuf:"varint,10,opt,name=callback,proto3" json:"callback,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WaitingEntry) Reset() {
+	*x = WaitingEntry{}
+	mi := &file_grains_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WaitingEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WaitingEntry) ProtoMessage() {}
+
+func (x *WaitingEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WaitingEntry.ProtoReflect.Descriptor instead.
+func (*WaitingEntry) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *WaitingEntry) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+func (x *WaitingEntry) GetCallId() string {
+	if x != nil {
+		return x.CallId
+	}
+	return ""
+}
+
+func (x *WaitingEntry) GetPosition() int32 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+func (x *WaitingEntry) GetEwtMs() int64 {
+	if x != nil {
+		return x.EwtMs
+	}
+	return 0
+}
+
+func (x *WaitingEntry) GetWaitedMs() int64 {
+	if x != nil {
+		return x.WaitedMs
+	}
+	return 0
+}
+
+func (x *WaitingEntry) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *WaitingEntry) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *WaitingEntry) GetOfferId() string {
+	if x != nil {
+		return x.OfferId
+	}
+	return ""
+}
+
+func (x *WaitingEntry) GetAttrs() map[string]string {
+	if x != nil {
+		return x.Attrs
+	}
+	return nil
+}
+
+func (x *WaitingEntry) GetCallback() bool {
+	if x != nil {
+		return x.Callback
+	}
+	return false
+}
+
+type QueueStats struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	QueueId        string                 `protobuf:"bytes,1,opt,name=queue_id,json=queueId,proto3" json:"queue_id,omitempty"`
+	Contacts       []*WaitingEntry        `protobuf:"bytes,2,rep,name=contacts,proto3" json:"contacts,omitempty"`
+	Waiting        int32                  `protobuf:"varint,3,opt,name=waiting,proto3" json:"waiting,omitempty"`
+	Staffed        int32                  `protobuf:"varint,4,opt,name=staffed,proto3" json:"staffed,omitempty"`
+	Offered        int64                  `protobuf:"varint,5,opt,name=offered,proto3" json:"offered,omitempty"`
+	Answered       int64                  `protobuf:"varint,6,opt,name=answered,proto3" json:"answered,omitempty"`
+	Abandoned      int64                  `protobuf:"varint,7,opt,name=abandoned,proto3" json:"abandoned,omitempty"`
+	AnsweredInSl   int64                  `protobuf:"varint,8,opt,name=answered_in_sl,json=answeredInSl,proto3" json:"answered_in_sl,omitempty"`
+	WaitMsTotal    int64                  `protobuf:"varint,9,opt,name=wait_ms_total,json=waitMsTotal,proto3" json:"wait_ms_total,omitempty"`
+	HandleMsTotal  int64                  `protobuf:"varint,10,opt,name=handle_ms_total,json=handleMsTotal,proto3" json:"handle_ms_total,omitempty"`
+	Completed      int64                  `protobuf:"varint,11,opt,name=completed,proto3" json:"completed,omitempty"`
+	ServiceLevelMs int64                  `protobuf:"varint,12,opt,name=service_level_ms,json=serviceLevelMs,proto3" json:"service_level_ms,omitempty"`
+	AhtMs          int64                  `protobuf:"varint,13,opt,name=aht_ms,json=ahtMs,proto3" json:"aht_ms,omitempty"`
+	Overflowed     int64                  `protobuf:"varint,14,opt,name=overflowed,proto3" json:"overflowed,omitempty"`
+	Since          int64                  `protobuf:"varint,15,opt,name=since,proto3" json:"since,omitempty"`
+	// idle agents a new contact would be offered to at once.
+	Idle          int32 `protobuf:"varint,16,opt,name=idle,proto3" json:"idle,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QueueStats) Reset() {
+	*x = QueueStats{}
+	mi := &file_grains_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueueStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueueStats) ProtoMessage() {}
+
+func (x *QueueStats) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueueStats.ProtoReflect.Descriptor instead.
+func (*QueueStats) Descriptor() ([]byte, []int) {
+	return file_grains_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *QueueStats) GetQueueId() string {
+	if x != nil {
+		return x.QueueId
+	}
+	return ""
+}
+
+func (x *QueueStats) GetContacts() []*WaitingEntry {
+	if x != nil {
+		return x.Contacts
+	}
+	return nil
+}
+
+func (x *QueueStats) GetWaiting() int32 {
+	if x != nil {
+		return x.Waiting
+	}
+	return 0
+}
+
+func (x *QueueStats) GetStaffed() int32 {
+	if x != nil {
+		return x.Staffed
+	}
+	return 0
+}
+
+func (x *QueueStats) GetOffered() int64 {
+	if x != nil {
+		return x.Offered
+	}
+	return 0
+}
+
+func (x *QueueStats) GetAnswered() int64 {
+	if x != nil {
+		return x.Answered
+	}
+	return 0
+}
+
+func (x *QueueStats) GetAbandoned() int64 {
+	if x != nil {
+		return x.Abandoned
+	}
+	return 0
+}
+
+func (x *QueueStats) GetAnsweredInSl() int64 {
+	if x != nil {
+		return x.AnsweredInSl
+	}
+	return 0
+}
+
+func (x *QueueStats) GetWaitMsTotal() int64 {
+	if x != nil {
+		return x.WaitMsTotal
+	}
+	return 0
+}
+
+func (x *QueueStats) GetHandleMsTotal() int64 {
+	if x != nil {
+		return x.HandleMsTotal
+	}
+	return 0
+}
+
+func (x *QueueStats) GetCompleted() int64 {
+	if x != nil {
+		return x.Completed
+	}
+	return 0
+}
+
+func (x *QueueStats) GetServiceLevelMs() int64 {
+	if x != nil {
+		return x.ServiceLevelMs
+	}
+	return 0
+}
+
+func (x *QueueStats) GetAhtMs() int64 {
+	if x != nil {
+		return x.AhtMs
+	}
+	return 0
+}
+
+func (x *QueueStats) GetOverflowed() int64 {
+	if x != nil {
+		return x.Overflowed
+	}
+	return 0
+}
+
+func (x *QueueStats) GetSince() int64 {
+	if x != nil {
+		return x.Since
+	}
+	return 0
+}
+
+func (x *QueueStats) GetIdle() int32 {
+	if x != nil {
+		return x.Idle
+	}
+	return 0
+}
+
 type ListQueueRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1986,7 +3888,7 @@ type ListQueueRequest struct {
 
 func (x *ListQueueRequest) Reset() {
 	*x = ListQueueRequest{}
-	mi := &file_grains_proto_msgTypes[30]
+	mi := &file_grains_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1998,7 +3900,7 @@ func (x *ListQueueRequest) String() string {
 func (*ListQueueRequest) ProtoMessage() {}
 
 func (x *ListQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[30]
+	mi := &file_grains_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2011,7 +3913,7 @@ func (x *ListQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListQueueRequest.ProtoReflect.Descriptor instead.
 func (*ListQueueRequest) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{30}
+	return file_grains_proto_rawDescGZIP(), []int{57}
 }
 
 // CampaignState is the run state of an outbound campaign.
@@ -2030,7 +3932,7 @@ type CampaignState struct {
 
 func (x *CampaignState) Reset() {
 	*x = CampaignState{}
-	mi := &file_grains_proto_msgTypes[31]
+	mi := &file_grains_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2042,7 +3944,7 @@ func (x *CampaignState) String() string {
 func (*CampaignState) ProtoMessage() {}
 
 func (x *CampaignState) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[31]
+	mi := &file_grains_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2055,7 +3957,7 @@ func (x *CampaignState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CampaignState.ProtoReflect.Descriptor instead.
 func (*CampaignState) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{31}
+	return file_grains_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *CampaignState) GetCampaignId() string {
@@ -2108,7 +4010,7 @@ type StartCampaignRequest struct {
 
 func (x *StartCampaignRequest) Reset() {
 	*x = StartCampaignRequest{}
-	mi := &file_grains_proto_msgTypes[32]
+	mi := &file_grains_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2120,7 +4022,7 @@ func (x *StartCampaignRequest) String() string {
 func (*StartCampaignRequest) ProtoMessage() {}
 
 func (x *StartCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[32]
+	mi := &file_grains_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2133,7 +4035,7 @@ func (x *StartCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartCampaignRequest.ProtoReflect.Descriptor instead.
 func (*StartCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{32}
+	return file_grains_proto_rawDescGZIP(), []int{59}
 }
 
 type PauseCampaignRequest struct {
@@ -2145,7 +4047,7 @@ type PauseCampaignRequest struct {
 
 func (x *PauseCampaignRequest) Reset() {
 	*x = PauseCampaignRequest{}
-	mi := &file_grains_proto_msgTypes[33]
+	mi := &file_grains_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2157,7 +4059,7 @@ func (x *PauseCampaignRequest) String() string {
 func (*PauseCampaignRequest) ProtoMessage() {}
 
 func (x *PauseCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[33]
+	mi := &file_grains_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2170,7 +4072,7 @@ func (x *PauseCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseCampaignRequest.ProtoReflect.Descriptor instead.
 func (*PauseCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{33}
+	return file_grains_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *PauseCampaignRequest) GetReason() string {
@@ -2189,7 +4091,7 @@ type StopCampaignRequest struct {
 
 func (x *StopCampaignRequest) Reset() {
 	*x = StopCampaignRequest{}
-	mi := &file_grains_proto_msgTypes[34]
+	mi := &file_grains_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2201,7 +4103,7 @@ func (x *StopCampaignRequest) String() string {
 func (*StopCampaignRequest) ProtoMessage() {}
 
 func (x *StopCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[34]
+	mi := &file_grains_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2214,7 +4116,7 @@ func (x *StopCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopCampaignRequest.ProtoReflect.Descriptor instead.
 func (*StopCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{34}
+	return file_grains_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *StopCampaignRequest) GetReason() string {
@@ -2232,7 +4134,7 @@ type CampaignStatusRequest struct {
 
 func (x *CampaignStatusRequest) Reset() {
 	*x = CampaignStatusRequest{}
-	mi := &file_grains_proto_msgTypes[35]
+	mi := &file_grains_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2244,7 +4146,7 @@ func (x *CampaignStatusRequest) String() string {
 func (*CampaignStatusRequest) ProtoMessage() {}
 
 func (x *CampaignStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_proto_msgTypes[35]
+	mi := &file_grains_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2257,7 +4159,7 @@ func (x *CampaignStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CampaignStatusRequest.ProtoReflect.Descriptor instead.
 func (*CampaignStatusRequest) Descriptor() ([]byte, []int) {
-	return file_grains_proto_rawDescGZIP(), []int{35}
+	return file_grains_proto_rawDescGZIP(), []int{62}
 }
 
 var File_grains_proto protoreflect.FileDescriptor
@@ -2366,7 +4268,37 @@ const file_grains_proto_rawDesc = "" +
 	"\n" +
 	"AgentSkill\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
-	"\vproficiency\x18\x02 \x01(\x05R\vproficiency\"\xf0\x02\n" +
+	"\vproficiency\x18\x02 \x01(\x05R\vproficiency\"\xf1\x02\n" +
+	"\tHeldOffer\x12\x19\n" +
+	"\boffer_id\x18\x01 \x01(\tR\aofferId\x12\x19\n" +
+	"\bqueue_id\x18\x02 \x01(\tR\aqueueId\x12\x1d\n" +
+	"\n" +
+	"contact_id\x18\x03 \x01(\tR\tcontactId\x12\x17\n" +
+	"\acall_id\x18\x04 \x01(\tR\x06callId\x12\x18\n" +
+	"\asummary\x18\x05 \x01(\tR\asummary\x12\x18\n" +
+	"\aexpires\x18\x06 \x01(\x03R\aexpires\x12\x1a\n" +
+	"\bcallback\x18\a \x01(\bR\bcallback\x129\n" +
+	"\x05attrs\x18\b \x03(\v2#.parley.actors.HeldOffer.AttrsEntryR\x05attrs\x12\x1d\n" +
+	"\n" +
+	"offered_at\x18\t \x01(\x03R\tofferedAt\x12\x12\n" +
+	"\x04step\x18\n" +
+	" \x01(\x05R\x04step\x1a8\n" +
+	"\n" +
+	"AttrsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xad\x01\n" +
+	"\rActiveContact\x12\x1d\n" +
+	"\n" +
+	"contact_id\x18\x01 \x01(\tR\tcontactId\x12\x19\n" +
+	"\bqueue_id\x18\x02 \x01(\tR\aqueueId\x12\x17\n" +
+	"\acall_id\x18\x03 \x01(\tR\x06callId\x12\x19\n" +
+	"\boffer_id\x18\x04 \x01(\tR\aofferId\x12\x18\n" +
+	"\asummary\x18\x05 \x01(\tR\asummary\x12\x14\n" +
+	"\x05since\x18\x06 \x01(\x03R\x05since\"6\n" +
+	"\n" +
+	"Subscriber\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"\xe4\x04\n" +
 	"\n" +
 	"AgentState\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x1a\n" +
@@ -2383,19 +4315,60 @@ const file_grains_proto_rawDesc = "" +
 	"work_since\x18\n" +
 	" \x01(\x03R\tworkSince\x12\x1d\n" +
 	"\n" +
-	"updated_at\x18\v \x01(\x03R\tupdatedAt\"H\n" +
+	"updated_at\x18\v \x01(\x03R\tupdatedAt\x120\n" +
+	"\x06offers\x18\f \x03(\v2\x18.parley.actors.HeldOfferR\x06offers\x124\n" +
+	"\x06active\x18\r \x03(\v2\x1c.parley.actors.ActiveContactR\x06active\x12\x1d\n" +
+	"\n" +
+	"wrap_until\x18\x0e \x01(\x03R\twrapUntil\x12\x16\n" +
+	"\x06misses\x18\x0f \x01(\x05R\x06misses\x12\x18\n" +
+	"\aversion\x18\x10 \x01(\x03R\aversion\x129\n" +
+	"\n" +
+	"subscriber\x18\x11 \x01(\v2\x19.parley.actors.SubscriberR\n" +
+	"subscriber\"\xe1\x01\n" +
+	"\n" +
+	"AgentEvent\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12/\n" +
+	"\x05state\x18\x02 \x01(\v2\x19.parley.actors.AgentStateR\x05state\x12.\n" +
+	"\x05offer\x18\x03 \x01(\v2\x18.parley.actors.HeldOfferR\x05offer\x126\n" +
+	"\acontact\x18\x04 \x01(\v2\x1c.parley.actors.ActiveContactR\acontact\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x0e\n" +
+	"\x02at\x18\x06 \x01(\x03R\x02at\"H\n" +
 	"\x12SetPresenceRequest\x12\x1a\n" +
 	"\bpresence\x18\x01 \x01(\tR\bpresence\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"H\n" +
-	"\x0eSetWorkRequest\x12\x1d\n" +
-	"\n" +
-	"work_state\x18\x01 \x01(\tR\tworkState\x12\x17\n" +
-	"\acall_id\x18\x02 \x01(\tR\x06callId\"\x7f\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x7f\n" +
 	"\x10SetSkillsRequest\x121\n" +
 	"\x06skills\x18\x01 \x03(\v2\x19.parley.actors.AgentSkillR\x06skills\x12\x1c\n" +
 	"\tlanguages\x18\x02 \x03(\tR\tlanguages\x12\x1a\n" +
 	"\bcapacity\x18\x03 \x01(\x05R\bcapacity\"\x11\n" +
-	"\x0fGetAgentRequest\"\x97\x02\n" +
+	"\x0fGetAgentRequest\">\n" +
+	"\fOfferRequest\x12.\n" +
+	"\x05offer\x18\x01 \x01(\v2\x18.parley.actors.HeldOfferR\x05offer\"]\n" +
+	"\rOfferResponse\x12\x1a\n" +
+	"\baccepted\x18\x01 \x01(\bR\baccepted\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion\"Z\n" +
+	"\x11OfferEndedRequest\x12\x19\n" +
+	"\boffer_id\x18\x01 \x01(\tR\aofferId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x12\n" +
+	"\x04miss\x18\x03 \x01(\bR\x04miss\"B\n" +
+	"\rAnswerRequest\x12\x19\n" +
+	"\boffer_id\x18\x01 \x01(\tR\aofferId\x12\x16\n" +
+	"\x06accept\x18\x02 \x01(\bR\x06accept\"\x97\x01\n" +
+	"\x0eAnswerResponse\x12/\n" +
+	"\x05state\x18\x01 \x01(\v2\x19.parley.actors.AgentStateR\x05state\x126\n" +
+	"\acontact\x18\x02 \x01(\v2\x1c.parley.actors.ActiveContactR\acontact\x12\x1c\n" +
+	"\tduplicate\x18\x03 \x01(\bR\tduplicate\"F\n" +
+	"\rFinishRequest\x12\x1d\n" +
+	"\n" +
+	"contact_id\x18\x01 \x01(\tR\tcontactId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x12\n" +
+	"\x10EndWrapUpRequest\"\x93\x01\n" +
+	"\x10SubscribeRequest\x129\n" +
+	"\n" +
+	"subscriber\x18\x01 \x01(\v2\x19.parley.actors.SubscriberR\n" +
+	"subscriber\x12 \n" +
+	"\vunsubscribe\x18\x02 \x01(\bR\vunsubscribe\x12\"\n" +
+	"\fdisconnected\x18\x03 \x01(\bR\fdisconnected\"\x9f\x03\n" +
 	"\rQueuedContact\x12\x1d\n" +
 	"\n" +
 	"contact_id\x18\x01 \x01(\tR\tcontactId\x12\x17\n" +
@@ -2404,36 +4377,136 @@ const file_grains_proto_rawDesc = "" +
 	"\venqueued_at\x18\x04 \x01(\x03R\n" +
 	"enqueuedAt\x12\x18\n" +
 	"\asummary\x18\x05 \x01(\tR\asummary\x12=\n" +
-	"\x05attrs\x18\x06 \x03(\v2'.parley.actors.QueuedContact.AttrsEntryR\x05attrs\x1a8\n" +
+	"\x05attrs\x18\x06 \x03(\v2'.parley.actors.QueuedContact.AttrsEntryR\x05attrs\x12\x1c\n" +
+	"\tsentiment\x18\a \x01(\x01R\tsentiment\x12\x1a\n" +
+	"\bcallback\x18\b \x01(\bR\bcallback\x12\x19\n" +
+	"\bqueue_id\x18\t \x01(\tR\aqueueId\x121\n" +
+	"\x06waiter\x18\n" +
+	" \x01(\v2\x19.parley.actors.SubscriberR\x06waiter\x1a8\n" +
 	"\n" +
 	"AttrsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"~\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc7\x01\n" +
+	"\rContactUpdate\x12\x1d\n" +
+	"\n" +
+	"contact_id\x18\x01 \x01(\tR\tcontactId\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12\x19\n" +
+	"\bagent_id\x18\x03 \x01(\tR\aagentId\x12\x19\n" +
+	"\boffer_id\x18\x04 \x01(\tR\aofferId\x12\x17\n" +
+	"\acall_id\x18\x05 \x01(\tR\x06callId\x12\x19\n" +
+	"\bqueue_id\x18\x06 \x01(\tR\aqueueId\x12\x17\n" +
+	"\await_ms\x18\a \x01(\x03R\x06waitMs\"\xfd\x01\n" +
+	"\vAgentMirror\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x121\n" +
+	"\x06skills\x18\x02 \x03(\v2\x19.parley.actors.AgentSkillR\x06skills\x12\x1c\n" +
+	"\tlanguages\x18\x03 \x03(\tR\tlanguages\x12\x1a\n" +
+	"\bcapacity\x18\x04 \x01(\x05R\bcapacity\x12\x1a\n" +
+	"\bpresence\x18\x05 \x01(\tR\bpresence\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\x18\n" +
+	"\aengaged\x18\a \x01(\bR\aengaged\x12\x18\n" +
+	"\aversion\x18\b \x01(\x03R\aversion\"\xb2\x01\n" +
 	"\n" +
 	"QueueState\x12\x19\n" +
 	"\bqueue_id\x18\x01 \x01(\tR\aqueueId\x126\n" +
 	"\awaiting\x18\x02 \x03(\v2\x1c.parley.actors.QueuedContactR\awaiting\x12\x1d\n" +
 	"\n" +
-	"updated_at\x18\x03 \x01(\x03R\tupdatedAt\"H\n" +
+	"updated_at\x18\x03 \x01(\x03R\tupdatedAt\x122\n" +
+	"\x06agents\x18\x04 \x03(\v2\x1a.parley.actors.AgentMirrorR\x06agents\"H\n" +
 	"\x0eEnqueueRequest\x126\n" +
-	"\acontact\x18\x01 \x01(\v2\x1c.parley.actors.QueuedContactR\acontact\"a\n" +
+	"\acontact\x18\x01 \x01(\v2\x1c.parley.actors.QueuedContactR\acontact\"\xe6\x01\n" +
 	"\x0fEnqueueResponse\x12\x1a\n" +
 	"\bposition\x18\x01 \x01(\x05R\bposition\x12\x18\n" +
 	"\awaiting\x18\x02 \x01(\x05R\awaiting\x12\x18\n" +
-	"\aalready\x18\x03 \x01(\bR\aalready\"/\n" +
-	"\x0eDequeueRequest\x12\x1d\n" +
+	"\aalready\x18\x03 \x01(\bR\aalready\x12\x16\n" +
+	"\x06queued\x18\x04 \x01(\bR\x06queued\x12\x19\n" +
+	"\bqueue_id\x18\x05 \x01(\tR\aqueueId\x12\x1f\n" +
+	"\vafter_hours\x18\x06 \x01(\tR\n" +
+	"afterHours\x12\x15\n" +
+	"\x06ewt_ms\x18\a \x01(\x03R\x05ewtMs\x12\x18\n" +
+	"\astaffed\x18\b \x01(\x05R\astaffed\"/\n" +
+	"\x0eAbandonRequest\x12\x1d\n" +
 	"\n" +
-	"contact_id\x18\x01 \x01(\tR\tcontactId\"y\n" +
-	"\x0fDequeueResponse\x126\n" +
-	"\acontact\x18\x01 \x01(\v2\x1c.parley.actors.QueuedContactR\acontact\x12\x14\n" +
-	"\x05found\x18\x02 \x01(\bR\x05found\x12\x18\n" +
-	"\awaiting\x18\x03 \x01(\x05R\awaiting\"0\n" +
+	"contact_id\x18\x01 \x01(\tR\tcontactId\"'\n" +
+	"\x0fAbandonResponse\x12\x14\n" +
+	"\x05found\x18\x01 \x01(\bR\x05found\"0\n" +
 	"\x0fPositionRequest\x12\x1d\n" +
 	"\n" +
-	"contact_id\x18\x01 \x01(\tR\tcontactId\"H\n" +
+	"contact_id\x18\x01 \x01(\tR\tcontactId\"\xc6\x01\n" +
 	"\x10PositionResponse\x12\x1a\n" +
 	"\bposition\x18\x01 \x01(\x05R\bposition\x12\x18\n" +
-	"\awaiting\x18\x02 \x01(\x05R\awaiting\"\x12\n" +
+	"\awaiting\x18\x02 \x01(\x05R\awaiting\x12\x15\n" +
+	"\x06ewt_ms\x18\x03 \x01(\x03R\x05ewtMs\x12\x18\n" +
+	"\astaffed\x18\x04 \x01(\x05R\astaffed\x12\x14\n" +
+	"\x05state\x18\x05 \x01(\tR\x05state\x12\x19\n" +
+	"\bagent_id\x18\x06 \x01(\tR\aagentId\x12\x1a\n" +
+	"\bcallback\x18\a \x01(\bR\bcallback\"I\n" +
+	"\x11QueueOfferRequest\x12\x19\n" +
+	"\boffer_id\x18\x01 \x01(\tR\aofferId\x12\x19\n" +
+	"\bagent_id\x18\x02 \x01(\tR\aagentId\"a\n" +
+	"\x0eAcceptResponse\x126\n" +
+	"\acontact\x18\x01 \x01(\v2\x1c.parley.actors.QueuedContactR\acontact\x12\x17\n" +
+	"\await_ms\x18\x02 \x01(\x03R\x06waitMs\"\x11\n" +
+	"\x0fDeclineResponse\"K\n" +
+	"\x0fCompleteRequest\x12\x1d\n" +
+	"\n" +
+	"contact_id\x18\x01 \x01(\tR\tcontactId\x12\x19\n" +
+	"\bagent_id\x18\x02 \x01(\tR\aagentId\"0\n" +
+	"\x10CompleteResponse\x12\x1c\n" +
+	"\n" +
+	"wrap_up_ms\x18\x01 \x01(\x03R\bwrapUpMs\"F\n" +
+	"\x12AgentUpdateRequest\x120\n" +
+	"\x05agent\x18\x01 \x01(\v2\x1a.parley.actors.AgentMirrorR\x05agent\"\x15\n" +
+	"\x13AgentUpdateResponse\"0\n" +
+	"\x0fCallbackRequest\x12\x1d\n" +
+	"\n" +
+	"contact_id\x18\x01 \x01(\tR\tcontactId\"O\n" +
+	"\x10SentimentRequest\x12\x1d\n" +
+	"\n" +
+	"contact_id\x18\x01 \x01(\tR\tcontactId\x12\x1c\n" +
+	"\tsentiment\x18\x02 \x01(\x01R\tsentiment\"&\n" +
+	"\x10ReconcileRequest\x12\x12\n" +
+	"\x04dead\x18\x01 \x03(\tR\x04dead\"-\n" +
+	"\x11ReconcileResponse\x12\x18\n" +
+	"\acleared\x18\x01 \x03(\tR\acleared\"\x13\n" +
+	"\x11QueueStatsRequest\"\xf6\x02\n" +
+	"\fWaitingEntry\x12\x1d\n" +
+	"\n" +
+	"contact_id\x18\x01 \x01(\tR\tcontactId\x12\x17\n" +
+	"\acall_id\x18\x02 \x01(\tR\x06callId\x12\x1a\n" +
+	"\bposition\x18\x03 \x01(\x05R\bposition\x12\x15\n" +
+	"\x06ewt_ms\x18\x04 \x01(\x03R\x05ewtMs\x12\x1b\n" +
+	"\twaited_ms\x18\x05 \x01(\x03R\bwaitedMs\x12\x14\n" +
+	"\x05state\x18\x06 \x01(\tR\x05state\x12\x19\n" +
+	"\bagent_id\x18\a \x01(\tR\aagentId\x12\x19\n" +
+	"\boffer_id\x18\b \x01(\tR\aofferId\x12<\n" +
+	"\x05attrs\x18\t \x03(\v2&.parley.actors.WaitingEntry.AttrsEntryR\x05attrs\x12\x1a\n" +
+	"\bcallback\x18\n" +
+	" \x01(\bR\bcallback\x1a8\n" +
+	"\n" +
+	"AttrsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x83\x04\n" +
+	"\n" +
+	"QueueStats\x12\x19\n" +
+	"\bqueue_id\x18\x01 \x01(\tR\aqueueId\x127\n" +
+	"\bcontacts\x18\x02 \x03(\v2\x1b.parley.actors.WaitingEntryR\bcontacts\x12\x18\n" +
+	"\awaiting\x18\x03 \x01(\x05R\awaiting\x12\x18\n" +
+	"\astaffed\x18\x04 \x01(\x05R\astaffed\x12\x18\n" +
+	"\aoffered\x18\x05 \x01(\x03R\aoffered\x12\x1a\n" +
+	"\banswered\x18\x06 \x01(\x03R\banswered\x12\x1c\n" +
+	"\tabandoned\x18\a \x01(\x03R\tabandoned\x12$\n" +
+	"\x0eanswered_in_sl\x18\b \x01(\x03R\fansweredInSl\x12\"\n" +
+	"\rwait_ms_total\x18\t \x01(\x03R\vwaitMsTotal\x12&\n" +
+	"\x0fhandle_ms_total\x18\n" +
+	" \x01(\x03R\rhandleMsTotal\x12\x1c\n" +
+	"\tcompleted\x18\v \x01(\x03R\tcompleted\x12(\n" +
+	"\x10service_level_ms\x18\f \x01(\x03R\x0eserviceLevelMs\x12\x15\n" +
+	"\x06aht_ms\x18\r \x01(\x03R\x05ahtMs\x12\x1e\n" +
+	"\n" +
+	"overflowed\x18\x0e \x01(\x03R\n" +
+	"overflowed\x12\x14\n" +
+	"\x05since\x18\x0f \x01(\x03R\x05since\x12\x12\n" +
+	"\x04idle\x18\x10 \x01(\x05R\x04idle\"\x12\n" +
 	"\x10ListQueueRequest\"\xbb\x01\n" +
 	"\rCampaignState\x12\x1f\n" +
 	"\vcampaign_id\x18\x01 \x01(\tR\n" +
@@ -2460,16 +4533,30 @@ const file_grains_proto_rawDesc = "" +
 	"\bSetState\x12\".parley.actors.SetCallStateRequest\x1a#.parley.actors.SetCallStateResponse\x12Q\n" +
 	"\n" +
 	"Transcript\x12 .parley.actors.TranscriptRequest\x1a!.parley.actors.TranscriptResponse\x12E\n" +
-	"\x06Hangup\x12\x1c.parley.actors.HangupRequest\x1a\x1d.parley.actors.HangupResponse2\xa4\x02\n" +
+	"\x06Hangup\x12\x1c.parley.actors.HangupRequest\x1a\x1d.parley.actors.HangupResponse2\x8a\x05\n" +
 	"\x05Agent\x12K\n" +
-	"\vSetPresence\x12!.parley.actors.SetPresenceRequest\x1a\x19.parley.actors.AgentState\x12C\n" +
-	"\aSetWork\x12\x1d.parley.actors.SetWorkRequest\x1a\x19.parley.actors.AgentState\x12G\n" +
+	"\vSetPresence\x12!.parley.actors.SetPresenceRequest\x1a\x19.parley.actors.AgentState\x12G\n" +
 	"\tSetSkills\x12\x1f.parley.actors.SetSkillsRequest\x1a\x19.parley.actors.AgentState\x12@\n" +
-	"\x03Get\x12\x1e.parley.actors.GetAgentRequest\x1a\x19.parley.actors.AgentState2\xac\x02\n" +
+	"\x03Get\x12\x1e.parley.actors.GetAgentRequest\x1a\x19.parley.actors.AgentState\x12B\n" +
+	"\x05Offer\x12\x1b.parley.actors.OfferRequest\x1a\x1c.parley.actors.OfferResponse\x12I\n" +
+	"\n" +
+	"OfferEnded\x12 .parley.actors.OfferEndedRequest\x1a\x19.parley.actors.AgentState\x12E\n" +
+	"\x06Answer\x12\x1c.parley.actors.AnswerRequest\x1a\x1d.parley.actors.AnswerResponse\x12A\n" +
+	"\x06Finish\x12\x1c.parley.actors.FinishRequest\x1a\x19.parley.actors.AgentState\x12G\n" +
+	"\tEndWrapUp\x12\x1f.parley.actors.EndWrapUpRequest\x1a\x19.parley.actors.AgentState\x12G\n" +
+	"\tSubscribe\x12\x1f.parley.actors.SubscribeRequest\x1a\x19.parley.actors.AgentState2\x9c\a\n" +
 	"\x05Queue\x12H\n" +
 	"\aEnqueue\x12\x1d.parley.actors.EnqueueRequest\x1a\x1e.parley.actors.EnqueueResponse\x12H\n" +
-	"\aDequeue\x12\x1d.parley.actors.DequeueRequest\x1a\x1e.parley.actors.DequeueResponse\x12K\n" +
-	"\bPosition\x12\x1e.parley.actors.PositionRequest\x1a\x1f.parley.actors.PositionResponse\x12B\n" +
+	"\aAbandon\x12\x1d.parley.actors.AbandonRequest\x1a\x1e.parley.actors.AbandonResponse\x12K\n" +
+	"\bPosition\x12\x1e.parley.actors.PositionRequest\x1a\x1f.parley.actors.PositionResponse\x12I\n" +
+	"\x06Accept\x12 .parley.actors.QueueOfferRequest\x1a\x1d.parley.actors.AcceptResponse\x12K\n" +
+	"\aDecline\x12 .parley.actors.QueueOfferRequest\x1a\x1e.parley.actors.DeclineResponse\x12K\n" +
+	"\bComplete\x12\x1e.parley.actors.CompleteRequest\x1a\x1f.parley.actors.CompleteResponse\x12T\n" +
+	"\vAgentUpdate\x12!.parley.actors.AgentUpdateRequest\x1a\".parley.actors.AgentUpdateResponse\x12K\n" +
+	"\bCallback\x12\x1e.parley.actors.CallbackRequest\x1a\x1f.parley.actors.PositionResponse\x12P\n" +
+	"\fSetSentiment\x12\x1f.parley.actors.SentimentRequest\x1a\x1f.parley.actors.PositionResponse\x12N\n" +
+	"\tReconcile\x12\x1f.parley.actors.ReconcileRequest\x1a .parley.actors.ReconcileResponse\x12D\n" +
+	"\x05Stats\x12 .parley.actors.QueueStatsRequest\x1a\x19.parley.actors.QueueStats\x12B\n" +
 	"\x04List\x12\x1f.parley.actors.ListQueueRequest\x1a\x19.parley.actors.QueueState2\xba\x02\n" +
 	"\bCampaign\x12J\n" +
 	"\x05Start\x12#.parley.actors.StartCampaignRequest\x1a\x1c.parley.actors.CampaignState\x12J\n" +
@@ -2489,7 +4576,7 @@ func file_grains_proto_rawDescGZIP() []byte {
 	return file_grains_proto_rawDescData
 }
 
-var file_grains_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_grains_proto_msgTypes = make([]protoimpl.MessageInfo, 67)
 var file_grains_proto_goTypes = []any{
 	(*CallInfo)(nil),              // 0: parley.actors.CallInfo
 	(*Timings)(nil),               // 1: parley.actors.Timings
@@ -2508,31 +4595,60 @@ var file_grains_proto_goTypes = []any{
 	(*HangupRequest)(nil),         // 14: parley.actors.HangupRequest
 	(*HangupResponse)(nil),        // 15: parley.actors.HangupResponse
 	(*AgentSkill)(nil),            // 16: parley.actors.AgentSkill
-	(*AgentState)(nil),            // 17: parley.actors.AgentState
-	(*SetPresenceRequest)(nil),    // 18: parley.actors.SetPresenceRequest
-	(*SetWorkRequest)(nil),        // 19: parley.actors.SetWorkRequest
-	(*SetSkillsRequest)(nil),      // 20: parley.actors.SetSkillsRequest
-	(*GetAgentRequest)(nil),       // 21: parley.actors.GetAgentRequest
-	(*QueuedContact)(nil),         // 22: parley.actors.QueuedContact
-	(*QueueState)(nil),            // 23: parley.actors.QueueState
-	(*EnqueueRequest)(nil),        // 24: parley.actors.EnqueueRequest
-	(*EnqueueResponse)(nil),       // 25: parley.actors.EnqueueResponse
-	(*DequeueRequest)(nil),        // 26: parley.actors.DequeueRequest
-	(*DequeueResponse)(nil),       // 27: parley.actors.DequeueResponse
-	(*PositionRequest)(nil),       // 28: parley.actors.PositionRequest
-	(*PositionResponse)(nil),      // 29: parley.actors.PositionResponse
-	(*ListQueueRequest)(nil),      // 30: parley.actors.ListQueueRequest
-	(*CampaignState)(nil),         // 31: parley.actors.CampaignState
-	(*StartCampaignRequest)(nil),  // 32: parley.actors.StartCampaignRequest
-	(*PauseCampaignRequest)(nil),  // 33: parley.actors.PauseCampaignRequest
-	(*StopCampaignRequest)(nil),   // 34: parley.actors.StopCampaignRequest
-	(*CampaignStatusRequest)(nil), // 35: parley.actors.CampaignStatusRequest
-	nil,                           // 36: parley.actors.CallEvent.DataEntry
-	nil,                           // 37: parley.actors.QueuedContact.AttrsEntry
+	(*HeldOffer)(nil),             // 17: parley.actors.HeldOffer
+	(*ActiveContact)(nil),         // 18: parley.actors.ActiveContact
+	(*Subscriber)(nil),            // 19: parley.actors.Subscriber
+	(*AgentState)(nil),            // 20: parley.actors.AgentState
+	(*AgentEvent)(nil),            // 21: parley.actors.AgentEvent
+	(*SetPresenceRequest)(nil),    // 22: parley.actors.SetPresenceRequest
+	(*SetSkillsRequest)(nil),      // 23: parley.actors.SetSkillsRequest
+	(*GetAgentRequest)(nil),       // 24: parley.actors.GetAgentRequest
+	(*OfferRequest)(nil),          // 25: parley.actors.OfferRequest
+	(*OfferResponse)(nil),         // 26: parley.actors.OfferResponse
+	(*OfferEndedRequest)(nil),     // 27: parley.actors.OfferEndedRequest
+	(*AnswerRequest)(nil),         // 28: parley.actors.AnswerRequest
+	(*AnswerResponse)(nil),        // 29: parley.actors.AnswerResponse
+	(*FinishRequest)(nil),         // 30: parley.actors.FinishRequest
+	(*EndWrapUpRequest)(nil),      // 31: parley.actors.EndWrapUpRequest
+	(*SubscribeRequest)(nil),      // 32: parley.actors.SubscribeRequest
+	(*QueuedContact)(nil),         // 33: parley.actors.QueuedContact
+	(*ContactUpdate)(nil),         // 34: parley.actors.ContactUpdate
+	(*AgentMirror)(nil),           // 35: parley.actors.AgentMirror
+	(*QueueState)(nil),            // 36: parley.actors.QueueState
+	(*EnqueueRequest)(nil),        // 37: parley.actors.EnqueueRequest
+	(*EnqueueResponse)(nil),       // 38: parley.actors.EnqueueResponse
+	(*AbandonRequest)(nil),        // 39: parley.actors.AbandonRequest
+	(*AbandonResponse)(nil),       // 40: parley.actors.AbandonResponse
+	(*PositionRequest)(nil),       // 41: parley.actors.PositionRequest
+	(*PositionResponse)(nil),      // 42: parley.actors.PositionResponse
+	(*QueueOfferRequest)(nil),     // 43: parley.actors.QueueOfferRequest
+	(*AcceptResponse)(nil),        // 44: parley.actors.AcceptResponse
+	(*DeclineResponse)(nil),       // 45: parley.actors.DeclineResponse
+	(*CompleteRequest)(nil),       // 46: parley.actors.CompleteRequest
+	(*CompleteResponse)(nil),      // 47: parley.actors.CompleteResponse
+	(*AgentUpdateRequest)(nil),    // 48: parley.actors.AgentUpdateRequest
+	(*AgentUpdateResponse)(nil),   // 49: parley.actors.AgentUpdateResponse
+	(*CallbackRequest)(nil),       // 50: parley.actors.CallbackRequest
+	(*SentimentRequest)(nil),      // 51: parley.actors.SentimentRequest
+	(*ReconcileRequest)(nil),      // 52: parley.actors.ReconcileRequest
+	(*ReconcileResponse)(nil),     // 53: parley.actors.ReconcileResponse
+	(*QueueStatsRequest)(nil),     // 54: parley.actors.QueueStatsRequest
+	(*WaitingEntry)(nil),          // 55: parley.actors.WaitingEntry
+	(*QueueStats)(nil),            // 56: parley.actors.QueueStats
+	(*ListQueueRequest)(nil),      // 57: parley.actors.ListQueueRequest
+	(*CampaignState)(nil),         // 58: parley.actors.CampaignState
+	(*StartCampaignRequest)(nil),  // 59: parley.actors.StartCampaignRequest
+	(*PauseCampaignRequest)(nil),  // 60: parley.actors.PauseCampaignRequest
+	(*StopCampaignRequest)(nil),   // 61: parley.actors.StopCampaignRequest
+	(*CampaignStatusRequest)(nil), // 62: parley.actors.CampaignStatusRequest
+	nil,                           // 63: parley.actors.CallEvent.DataEntry
+	nil,                           // 64: parley.actors.HeldOffer.AttrsEntry
+	nil,                           // 65: parley.actors.QueuedContact.AttrsEntry
+	nil,                           // 66: parley.actors.WaitingEntry.AttrsEntry
 }
 var file_grains_proto_depIdxs = []int32{
 	1,  // 0: parley.actors.Turn.timings:type_name -> parley.actors.Timings
-	36, // 1: parley.actors.CallEvent.data:type_name -> parley.actors.CallEvent.DataEntry
+	63, // 1: parley.actors.CallEvent.data:type_name -> parley.actors.CallEvent.DataEntry
 	0,  // 2: parley.actors.StartCallResponse.call:type_name -> parley.actors.CallInfo
 	2,  // 3: parley.actors.RecordTurnRequest.turn:type_name -> parley.actors.Turn
 	3,  // 4: parley.actors.RecordEventRequest.event:type_name -> parley.actors.CallEvent
@@ -2541,53 +4657,96 @@ var file_grains_proto_depIdxs = []int32{
 	2,  // 7: parley.actors.TranscriptResponse.turns:type_name -> parley.actors.Turn
 	3,  // 8: parley.actors.TranscriptResponse.events:type_name -> parley.actors.CallEvent
 	0,  // 9: parley.actors.HangupResponse.call:type_name -> parley.actors.CallInfo
-	16, // 10: parley.actors.AgentState.skills:type_name -> parley.actors.AgentSkill
-	16, // 11: parley.actors.SetSkillsRequest.skills:type_name -> parley.actors.AgentSkill
-	37, // 12: parley.actors.QueuedContact.attrs:type_name -> parley.actors.QueuedContact.AttrsEntry
-	22, // 13: parley.actors.QueueState.waiting:type_name -> parley.actors.QueuedContact
-	22, // 14: parley.actors.EnqueueRequest.contact:type_name -> parley.actors.QueuedContact
-	22, // 15: parley.actors.DequeueResponse.contact:type_name -> parley.actors.QueuedContact
-	4,  // 16: parley.actors.Call.Start:input_type -> parley.actors.StartCallRequest
-	6,  // 17: parley.actors.Call.RecordTurn:input_type -> parley.actors.RecordTurnRequest
-	8,  // 18: parley.actors.Call.RecordEvent:input_type -> parley.actors.RecordEventRequest
-	10, // 19: parley.actors.Call.SetState:input_type -> parley.actors.SetCallStateRequest
-	12, // 20: parley.actors.Call.Transcript:input_type -> parley.actors.TranscriptRequest
-	14, // 21: parley.actors.Call.Hangup:input_type -> parley.actors.HangupRequest
-	18, // 22: parley.actors.Agent.SetPresence:input_type -> parley.actors.SetPresenceRequest
-	19, // 23: parley.actors.Agent.SetWork:input_type -> parley.actors.SetWorkRequest
-	20, // 24: parley.actors.Agent.SetSkills:input_type -> parley.actors.SetSkillsRequest
-	21, // 25: parley.actors.Agent.Get:input_type -> parley.actors.GetAgentRequest
-	24, // 26: parley.actors.Queue.Enqueue:input_type -> parley.actors.EnqueueRequest
-	26, // 27: parley.actors.Queue.Dequeue:input_type -> parley.actors.DequeueRequest
-	28, // 28: parley.actors.Queue.Position:input_type -> parley.actors.PositionRequest
-	30, // 29: parley.actors.Queue.List:input_type -> parley.actors.ListQueueRequest
-	32, // 30: parley.actors.Campaign.Start:input_type -> parley.actors.StartCampaignRequest
-	33, // 31: parley.actors.Campaign.Pause:input_type -> parley.actors.PauseCampaignRequest
-	34, // 32: parley.actors.Campaign.Stop:input_type -> parley.actors.StopCampaignRequest
-	35, // 33: parley.actors.Campaign.Status:input_type -> parley.actors.CampaignStatusRequest
-	5,  // 34: parley.actors.Call.Start:output_type -> parley.actors.StartCallResponse
-	7,  // 35: parley.actors.Call.RecordTurn:output_type -> parley.actors.RecordTurnResponse
-	9,  // 36: parley.actors.Call.RecordEvent:output_type -> parley.actors.RecordEventResponse
-	11, // 37: parley.actors.Call.SetState:output_type -> parley.actors.SetCallStateResponse
-	13, // 38: parley.actors.Call.Transcript:output_type -> parley.actors.TranscriptResponse
-	15, // 39: parley.actors.Call.Hangup:output_type -> parley.actors.HangupResponse
-	17, // 40: parley.actors.Agent.SetPresence:output_type -> parley.actors.AgentState
-	17, // 41: parley.actors.Agent.SetWork:output_type -> parley.actors.AgentState
-	17, // 42: parley.actors.Agent.SetSkills:output_type -> parley.actors.AgentState
-	17, // 43: parley.actors.Agent.Get:output_type -> parley.actors.AgentState
-	25, // 44: parley.actors.Queue.Enqueue:output_type -> parley.actors.EnqueueResponse
-	27, // 45: parley.actors.Queue.Dequeue:output_type -> parley.actors.DequeueResponse
-	29, // 46: parley.actors.Queue.Position:output_type -> parley.actors.PositionResponse
-	23, // 47: parley.actors.Queue.List:output_type -> parley.actors.QueueState
-	31, // 48: parley.actors.Campaign.Start:output_type -> parley.actors.CampaignState
-	31, // 49: parley.actors.Campaign.Pause:output_type -> parley.actors.CampaignState
-	31, // 50: parley.actors.Campaign.Stop:output_type -> parley.actors.CampaignState
-	31, // 51: parley.actors.Campaign.Status:output_type -> parley.actors.CampaignState
-	34, // [34:52] is the sub-list for method output_type
-	16, // [16:34] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	64, // 10: parley.actors.HeldOffer.attrs:type_name -> parley.actors.HeldOffer.AttrsEntry
+	16, // 11: parley.actors.AgentState.skills:type_name -> parley.actors.AgentSkill
+	17, // 12: parley.actors.AgentState.offers:type_name -> parley.actors.HeldOffer
+	18, // 13: parley.actors.AgentState.active:type_name -> parley.actors.ActiveContact
+	19, // 14: parley.actors.AgentState.subscriber:type_name -> parley.actors.Subscriber
+	20, // 15: parley.actors.AgentEvent.state:type_name -> parley.actors.AgentState
+	17, // 16: parley.actors.AgentEvent.offer:type_name -> parley.actors.HeldOffer
+	18, // 17: parley.actors.AgentEvent.contact:type_name -> parley.actors.ActiveContact
+	16, // 18: parley.actors.SetSkillsRequest.skills:type_name -> parley.actors.AgentSkill
+	17, // 19: parley.actors.OfferRequest.offer:type_name -> parley.actors.HeldOffer
+	20, // 20: parley.actors.AnswerResponse.state:type_name -> parley.actors.AgentState
+	18, // 21: parley.actors.AnswerResponse.contact:type_name -> parley.actors.ActiveContact
+	19, // 22: parley.actors.SubscribeRequest.subscriber:type_name -> parley.actors.Subscriber
+	65, // 23: parley.actors.QueuedContact.attrs:type_name -> parley.actors.QueuedContact.AttrsEntry
+	19, // 24: parley.actors.QueuedContact.waiter:type_name -> parley.actors.Subscriber
+	16, // 25: parley.actors.AgentMirror.skills:type_name -> parley.actors.AgentSkill
+	33, // 26: parley.actors.QueueState.waiting:type_name -> parley.actors.QueuedContact
+	35, // 27: parley.actors.QueueState.agents:type_name -> parley.actors.AgentMirror
+	33, // 28: parley.actors.EnqueueRequest.contact:type_name -> parley.actors.QueuedContact
+	33, // 29: parley.actors.AcceptResponse.contact:type_name -> parley.actors.QueuedContact
+	35, // 30: parley.actors.AgentUpdateRequest.agent:type_name -> parley.actors.AgentMirror
+	66, // 31: parley.actors.WaitingEntry.attrs:type_name -> parley.actors.WaitingEntry.AttrsEntry
+	55, // 32: parley.actors.QueueStats.contacts:type_name -> parley.actors.WaitingEntry
+	4,  // 33: parley.actors.Call.Start:input_type -> parley.actors.StartCallRequest
+	6,  // 34: parley.actors.Call.RecordTurn:input_type -> parley.actors.RecordTurnRequest
+	8,  // 35: parley.actors.Call.RecordEvent:input_type -> parley.actors.RecordEventRequest
+	10, // 36: parley.actors.Call.SetState:input_type -> parley.actors.SetCallStateRequest
+	12, // 37: parley.actors.Call.Transcript:input_type -> parley.actors.TranscriptRequest
+	14, // 38: parley.actors.Call.Hangup:input_type -> parley.actors.HangupRequest
+	22, // 39: parley.actors.Agent.SetPresence:input_type -> parley.actors.SetPresenceRequest
+	23, // 40: parley.actors.Agent.SetSkills:input_type -> parley.actors.SetSkillsRequest
+	24, // 41: parley.actors.Agent.Get:input_type -> parley.actors.GetAgentRequest
+	25, // 42: parley.actors.Agent.Offer:input_type -> parley.actors.OfferRequest
+	27, // 43: parley.actors.Agent.OfferEnded:input_type -> parley.actors.OfferEndedRequest
+	28, // 44: parley.actors.Agent.Answer:input_type -> parley.actors.AnswerRequest
+	30, // 45: parley.actors.Agent.Finish:input_type -> parley.actors.FinishRequest
+	31, // 46: parley.actors.Agent.EndWrapUp:input_type -> parley.actors.EndWrapUpRequest
+	32, // 47: parley.actors.Agent.Subscribe:input_type -> parley.actors.SubscribeRequest
+	37, // 48: parley.actors.Queue.Enqueue:input_type -> parley.actors.EnqueueRequest
+	39, // 49: parley.actors.Queue.Abandon:input_type -> parley.actors.AbandonRequest
+	41, // 50: parley.actors.Queue.Position:input_type -> parley.actors.PositionRequest
+	43, // 51: parley.actors.Queue.Accept:input_type -> parley.actors.QueueOfferRequest
+	43, // 52: parley.actors.Queue.Decline:input_type -> parley.actors.QueueOfferRequest
+	46, // 53: parley.actors.Queue.Complete:input_type -> parley.actors.CompleteRequest
+	48, // 54: parley.actors.Queue.AgentUpdate:input_type -> parley.actors.AgentUpdateRequest
+	50, // 55: parley.actors.Queue.Callback:input_type -> parley.actors.CallbackRequest
+	51, // 56: parley.actors.Queue.SetSentiment:input_type -> parley.actors.SentimentRequest
+	52, // 57: parley.actors.Queue.Reconcile:input_type -> parley.actors.ReconcileRequest
+	54, // 58: parley.actors.Queue.Stats:input_type -> parley.actors.QueueStatsRequest
+	57, // 59: parley.actors.Queue.List:input_type -> parley.actors.ListQueueRequest
+	59, // 60: parley.actors.Campaign.Start:input_type -> parley.actors.StartCampaignRequest
+	60, // 61: parley.actors.Campaign.Pause:input_type -> parley.actors.PauseCampaignRequest
+	61, // 62: parley.actors.Campaign.Stop:input_type -> parley.actors.StopCampaignRequest
+	62, // 63: parley.actors.Campaign.Status:input_type -> parley.actors.CampaignStatusRequest
+	5,  // 64: parley.actors.Call.Start:output_type -> parley.actors.StartCallResponse
+	7,  // 65: parley.actors.Call.RecordTurn:output_type -> parley.actors.RecordTurnResponse
+	9,  // 66: parley.actors.Call.RecordEvent:output_type -> parley.actors.RecordEventResponse
+	11, // 67: parley.actors.Call.SetState:output_type -> parley.actors.SetCallStateResponse
+	13, // 68: parley.actors.Call.Transcript:output_type -> parley.actors.TranscriptResponse
+	15, // 69: parley.actors.Call.Hangup:output_type -> parley.actors.HangupResponse
+	20, // 70: parley.actors.Agent.SetPresence:output_type -> parley.actors.AgentState
+	20, // 71: parley.actors.Agent.SetSkills:output_type -> parley.actors.AgentState
+	20, // 72: parley.actors.Agent.Get:output_type -> parley.actors.AgentState
+	26, // 73: parley.actors.Agent.Offer:output_type -> parley.actors.OfferResponse
+	20, // 74: parley.actors.Agent.OfferEnded:output_type -> parley.actors.AgentState
+	29, // 75: parley.actors.Agent.Answer:output_type -> parley.actors.AnswerResponse
+	20, // 76: parley.actors.Agent.Finish:output_type -> parley.actors.AgentState
+	20, // 77: parley.actors.Agent.EndWrapUp:output_type -> parley.actors.AgentState
+	20, // 78: parley.actors.Agent.Subscribe:output_type -> parley.actors.AgentState
+	38, // 79: parley.actors.Queue.Enqueue:output_type -> parley.actors.EnqueueResponse
+	40, // 80: parley.actors.Queue.Abandon:output_type -> parley.actors.AbandonResponse
+	42, // 81: parley.actors.Queue.Position:output_type -> parley.actors.PositionResponse
+	44, // 82: parley.actors.Queue.Accept:output_type -> parley.actors.AcceptResponse
+	45, // 83: parley.actors.Queue.Decline:output_type -> parley.actors.DeclineResponse
+	47, // 84: parley.actors.Queue.Complete:output_type -> parley.actors.CompleteResponse
+	49, // 85: parley.actors.Queue.AgentUpdate:output_type -> parley.actors.AgentUpdateResponse
+	42, // 86: parley.actors.Queue.Callback:output_type -> parley.actors.PositionResponse
+	42, // 87: parley.actors.Queue.SetSentiment:output_type -> parley.actors.PositionResponse
+	53, // 88: parley.actors.Queue.Reconcile:output_type -> parley.actors.ReconcileResponse
+	56, // 89: parley.actors.Queue.Stats:output_type -> parley.actors.QueueStats
+	36, // 90: parley.actors.Queue.List:output_type -> parley.actors.QueueState
+	58, // 91: parley.actors.Campaign.Start:output_type -> parley.actors.CampaignState
+	58, // 92: parley.actors.Campaign.Pause:output_type -> parley.actors.CampaignState
+	58, // 93: parley.actors.Campaign.Stop:output_type -> parley.actors.CampaignState
+	58, // 94: parley.actors.Campaign.Status:output_type -> parley.actors.CampaignState
+	64, // [64:95] is the sub-list for method output_type
+	33, // [33:64] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_grains_proto_init() }
@@ -2601,7 +4760,7 @@ func file_grains_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_grains_proto_rawDesc), len(file_grains_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   38,
+			NumMessages:   67,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

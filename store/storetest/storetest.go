@@ -39,6 +39,8 @@ func Run(t *testing.T, open Open) {
 		{"CampaignContacts", testCampaignContacts},
 		{"Documents", testDocuments},
 		{"DocumentVersionRace", testDocumentVersionRace},
+		{"KBFeedback", testKBFeedback},
+		{"KBSearches", testKBSearches},
 		{"EvalRuns", testEvalRuns},
 		{"GrainState", testGrainState},
 		{"Audit", testAudit},
@@ -652,6 +654,63 @@ func testGrainState(t *testing.T, s store.Store) {
 	must(t, "other kind untouched", err)
 	equal(t, "other kind", got, []byte("agent"))
 	wantErr(t, "empty kind", s.SaveGrainState(ctx, "", "x", nil), store.ErrInvalid)
+}
+
+func testKBFeedback(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	votes := []store.KBFeedback{
+		{Query: "router blinks red", DocumentID: "kb-router", Version: 2, Helpful: true, Source: "agent", CallID: "c-1", Actor: "alice", At: at(1)},
+		{Query: "router blinks red", DocumentID: "kb-billing", Version: 1, Helpful: false, Source: "bot"},
+		{Query: "", DocumentID: "kb-router", Helpful: true, Source: "bot", At: at(3)},
+	}
+	for i := range votes {
+		must(t, "append vote", s.AppendKBFeedback(ctx, &votes[i]))
+		if votes[i].ID <= 0 || i > 0 && votes[i].ID <= votes[i-1].ID {
+			t.Fatalf("vote %d id %d: want increasing positive ids", i, votes[i].ID)
+		}
+	}
+	recent(t, "At default", votes[1].At)
+	wantErr(t, "no document", s.AppendKBFeedback(ctx, &store.KBFeedback{Source: "bot"}), store.ErrInvalid)
+	wantErr(t, "bad source", s.AppendKBFeedback(ctx, &store.KBFeedback{DocumentID: "d", Source: "robot"}), store.ErrInvalid)
+	got, err := s.ListKBFeedback(ctx, 0, 0)
+	must(t, "list", err)
+	equal(t, "all votes", got, votes)
+	got, err = s.ListKBFeedback(ctx, votes[0].ID, 1)
+	must(t, "list after first", err)
+	equal(t, "page", got, votes[1:2])
+	got, err = s.ListKBFeedback(ctx, votes[2].ID, 0)
+	must(t, "list after last", err)
+	equal(t, "nothing new", len(got), 0)
+	_, err = s.ListKBFeedback(ctx, 0, -1)
+	wantErr(t, "negative limit", err, store.ErrInvalid)
+}
+
+func testKBSearches(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	must(t, "append none", s.AppendKBSearches(ctx, nil))
+	batch := []store.KBSearch{
+		{Query: "reset router", Documents: []string{"kb-router", "kb-wifi"}, Good: true, Source: "api", At: at(1)},
+		{Query: "quantum billing", Documents: nil, Good: false, Source: "bot", At: at(2)},
+	}
+	must(t, "append", s.AppendKBSearches(ctx, batch))
+	must(t, "append more", s.AppendKBSearches(ctx, []store.KBSearch{{Query: "wifi", Documents: []string{"kb-wifi"}, Good: true}}))
+	got, err := s.ListKBSearches(ctx, 0, 0)
+	must(t, "list", err)
+	if len(got) != 3 {
+		t.Fatalf("%d searches, want 3", len(got))
+	}
+	for i, g := range got {
+		if g.ID <= 0 || i > 0 && g.ID <= got[i-1].ID {
+			t.Fatalf("search %d id %d: want increasing positive ids", i, g.ID)
+		}
+	}
+	batch[1].Documents = []string{}
+	got[0].ID, got[1].ID = 0, 0
+	equal(t, "first batch", got[:2], batch)
+	recent(t, "At default", got[2].At)
+	page, err := s.ListKBSearches(ctx, got[2].ID-1, 5)
+	must(t, "after", err)
+	equal(t, "last only", len(page), 1)
 }
 
 func testAudit(t *testing.T, s store.Store) {
