@@ -6,6 +6,8 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -320,4 +322,54 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
 		entries = []store.AuditEntry{}
 	}
 	writeJSON(w, http.StatusOK, AuditList{Entries: entries})
+}
+
+// getRecording streams the call's dual-channel WAV. Only files under
+// Options.RecordingsDir are served, whatever the record says, so a tampered
+// path cannot read the rest of the disk.
+func (s *Server) getRecording(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	ctx, cancel := s.storeCtx(r)
+	defer cancel()
+	c, err := s.opts.Store.GetCall(ctx, id)
+	if err != nil {
+		writeError(w, r, s.storeError(ctx, err, fmt.Sprintf("call %q", id), false))
+		return
+	}
+	if c.RecordingPath == "" || s.opts.RecordingsDir == "" {
+		writeError(w, r, errorf(http.StatusNotFound, "", "call %q has no recording", id))
+		return
+	}
+	root, err := filepath.Abs(s.opts.RecordingsDir)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	path := c.RecordingPath
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(root, path)
+	}
+	if rel, err := filepath.Rel(root, filepath.Clean(path)); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		s.log.WarnContext(ctx, "recording path outside the recordings dir refused", "call_id", id, "path", c.RecordingPath)
+		writeError(w, r, errorf(http.StatusNotFound, "", "call %q has no recording", id))
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		writeError(w, r, errorf(http.StatusNotFound, "", "recording of call %q is not on this node's disk", id))
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "audio/wav")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("inline; filename=%q", id+".wav"))
+	http.ServeContent(w, r, id+".wav", st.ModTime(), f)
 }

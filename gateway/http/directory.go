@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -48,160 +49,210 @@ func sameID(given, path string) error {
 	return nil
 }
 
-func (s *Server) listAgents(w http.ResponseWriter, r *http.Request) {
-	if err := onlyQuery(r); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	ctx, cancel := s.storeCtx(r)
-	defer cancel()
-	agents, err := s.opts.Store.ListAgents(ctx)
-	if err != nil {
-		writeError(w, r, s.storeError(ctx, err, "agents", false))
-		return
-	}
-	if agents == nil {
-		agents = []store.Agent{}
-	}
-	writeJSON(w, http.StatusOK, AgentList{Agents: agents})
+// directory is the create/read/update/delete of one kind of record (agents,
+// queues): the handlers share parsing, validation, store error mapping and
+// auditing, and differ only in these functions.
+type directory[In, Rec any] struct {
+	kind   string // "agent": names the record in errors, audit actions and ids
+	list   func(ctx context.Context) ([]Rec, error)
+	get    func(ctx context.Context, id string) (*Rec, error)
+	create func(ctx context.Context, rec *Rec) error
+	update func(ctx context.Context, rec *Rec) error
+	delete func(ctx context.Context, id string) error
+	// record validates the input into the record stored under id.
+	record func(in *In, id string) (*Rec, error)
+	inID   func(in *In) string
+	// check, when set, validates a record against the others before it is
+	// stored; beforeDelete, when set, can refuse a delete.
+	check        func(r *http.Request, rec *Rec) error
+	beforeDelete func(ctx context.Context, id string) error
+	// listBody wraps a list in its response body type.
+	listBody func([]Rec) any
 }
 
-func (s *Server) getAgent(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
+func (d directory[In, Rec]) what(id string) string { return fmt.Sprintf("%s %q", d.kind, id) }
+
+func (d directory[In, Rec]) listHandler(s *Server) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := onlyQuery(r); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		ctx, cancel := s.storeCtx(r)
+		defer cancel()
+		recs, err := d.list(ctx)
+		if err != nil {
+			writeError(w, r, s.storeError(ctx, err, d.kind+"s", false))
+			return
+		}
+		if recs == nil {
+			recs = []Rec{}
+		}
+		writeJSON(w, http.StatusOK, d.listBody(recs))
 	}
-	ctx, cancel := s.storeCtx(r)
-	defer cancel()
-	a, err := s.opts.Store.GetAgent(ctx, id)
-	if err != nil {
-		writeError(w, r, s.storeError(ctx, err, fmt.Sprintf("agent %q", id), false))
-		return
-	}
-	writeJSON(w, http.StatusOK, a)
 }
 
-func (s *Server) createAgent(w http.ResponseWriter, r *http.Request) {
-	who, err := actor(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
+func (d directory[In, Rec]) getHandler(s *Server) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		ctx, cancel := s.storeCtx(r)
+		defer cancel()
+		rec, err := d.get(ctx, id)
+		if err != nil {
+			writeError(w, r, s.storeError(ctx, err, d.what(id), false))
+			return
+		}
+		writeJSON(w, http.StatusOK, rec)
 	}
-	var in AgentInput
+}
+
+// input reads, validates and checks a create (pathID "") or replace body.
+func (d directory[In, Rec]) input(s *Server, r *http.Request, pathID string) (id string, rec *Rec, err error) {
+	var in In
 	if err := decodeJSON(r, &in); err != nil {
-		writeError(w, r, err)
-		return
+		return "", nil, err
 	}
-	id, err := bodyID(in.ID, "agent-")
-	if err != nil {
-		writeError(w, r, err)
-		return
+	if pathID == "" {
+		if id, err = bodyID(d.inID(&in), d.kind+"-"); err != nil {
+			return "", nil, err
+		}
+	} else {
+		if err := sameID(d.inID(&in), pathID); err != nil {
+			return "", nil, err
+		}
+		id = pathID
 	}
-	a, err := in.agent(id)
-	if err != nil {
-		writeError(w, r, err)
-		return
+	if rec, err = d.record(&in, id); err != nil {
+		return "", nil, err
 	}
-	ctx, cancel := s.storeCtx(r)
-	defer cancel()
-	if err := s.opts.Store.CreateAgent(ctx, a); err != nil {
-		writeError(w, r, s.storeError(ctx, err, fmt.Sprintf("agent %q", id), true))
-		return
+	if d.check != nil {
+		if err := d.check(r, rec); err != nil {
+			return "", nil, err
+		}
 	}
-	s.audit(r, who, "agent.create", "agent/"+id, a)
-	w.Header().Set("Location", "/api/v1/agents/"+id)
-	writeJSON(w, http.StatusCreated, a)
+	return id, rec, nil
 }
 
-func (s *Server) replaceAgent(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
+func (d directory[In, Rec]) createHandler(s *Server) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		who, err := actor(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		id, rec, err := d.input(s, r, "")
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		ctx, cancel := s.storeCtx(r)
+		defer cancel()
+		if err := d.create(ctx, rec); err != nil {
+			writeError(w, r, s.storeError(ctx, err, d.what(id), true))
+			return
+		}
+		s.audit(r, who, d.kind+".create", d.kind+"/"+id, rec)
+		w.Header().Set("Location", "/api/v1/"+d.kind+"s/"+id)
+		writeJSON(w, http.StatusCreated, rec)
 	}
-	who, err := actor(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	var in AgentInput
-	if err := decodeJSON(r, &in); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := sameID(in.ID, id); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	a, err := in.agent(id)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	ctx, cancel := s.storeCtx(r)
-	defer cancel()
-	if err := s.opts.Store.UpdateAgent(ctx, a); err != nil {
-		writeError(w, r, s.storeError(ctx, err, fmt.Sprintf("agent %q", id), true))
-		return
-	}
-	s.audit(r, who, "agent.update", "agent/"+id, a)
-	writeJSON(w, http.StatusOK, a)
 }
 
-func (s *Server) deleteAgent(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
+func (d directory[In, Rec]) replaceHandler(s *Server) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		who, err := actor(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		_, rec, err := d.input(s, r, id)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		ctx, cancel := s.storeCtx(r)
+		defer cancel()
+		if err := d.update(ctx, rec); err != nil {
+			writeError(w, r, s.storeError(ctx, err, d.what(id), true))
+			return
+		}
+		s.audit(r, who, d.kind+".update", d.kind+"/"+id, rec)
+		writeJSON(w, http.StatusOK, rec)
 	}
-	who, err := actor(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	ctx, cancel := s.storeCtx(r)
-	defer cancel()
-	if err := s.opts.Store.DeleteAgent(ctx, id); err != nil {
-		writeError(w, r, s.storeError(ctx, err, fmt.Sprintf("agent %q", id), true))
-		return
-	}
-	s.audit(r, who, "agent.delete", "agent/"+id, map[string]string{"id": id})
-	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) listQueues(w http.ResponseWriter, r *http.Request) {
-	if err := onlyQuery(r); err != nil {
-		writeError(w, r, err)
-		return
+func (d directory[In, Rec]) deleteHandler(s *Server) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		who, err := actor(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		ctx, cancel := s.storeCtx(r)
+		defer cancel()
+		if d.beforeDelete != nil {
+			if err := d.beforeDelete(ctx, id); err != nil {
+				writeError(w, r, err)
+				return
+			}
+		}
+		if err := d.delete(ctx, id); err != nil {
+			writeError(w, r, s.storeError(ctx, err, d.what(id), true))
+			return
+		}
+		s.audit(r, who, d.kind+".delete", d.kind+"/"+id, map[string]string{"id": id})
+		w.WriteHeader(http.StatusNoContent)
 	}
-	ctx, cancel := s.storeCtx(r)
-	defer cancel()
+}
+
+func (s *Server) agents() directory[AgentInput, store.Agent] {
+	st := s.opts.Store
+	return directory[AgentInput, store.Agent]{
+		kind: "agent", list: st.ListAgents, get: st.GetAgent, create: st.CreateAgent, update: st.UpdateAgent, delete: st.DeleteAgent,
+		record:   func(in *AgentInput, id string) (*store.Agent, error) { return in.agent(id) },
+		inID:     func(in *AgentInput) string { return in.ID },
+		listBody: func(a []store.Agent) any { return AgentList{Agents: a} },
+	}
+}
+
+func (s *Server) queues() directory[QueueInput, store.Queue] {
+	st := s.opts.Store
+	return directory[QueueInput, store.Queue]{
+		kind: "queue", list: st.ListQueues, get: st.GetQueue, create: st.CreateQueue, update: st.UpdateQueue, delete: st.DeleteQueue,
+		record:       func(in *QueueInput, id string) (*store.Queue, error) { return in.queue(id) },
+		inID:         func(in *QueueInput) string { return in.ID },
+		check:        s.checkOverflow,
+		beforeDelete: s.overflowTarget,
+		listBody:     func(q []store.Queue) any { return QueueList{Queues: q} },
+	}
+}
+
+// overflowTarget refuses to delete a queue another queue overflows into, so
+// contacts never overflow into nothing.
+func (s *Server) overflowTarget(ctx context.Context, id string) error {
 	queues, err := s.opts.Store.ListQueues(ctx)
 	if err != nil {
-		writeError(w, r, s.storeError(ctx, err, "queues", false))
-		return
+		return s.storeError(ctx, err, fmt.Sprintf("queue %q", id), true)
 	}
-	if queues == nil {
-		queues = []store.Queue{}
+	for _, q := range queues {
+		if q.OverflowQueueID == id && q.ID != id {
+			return errorf(http.StatusConflict, "", "queue %q overflows into queue %q; change its overflow_queue_id first", q.ID, id)
+		}
 	}
-	writeJSON(w, http.StatusOK, QueueList{Queues: queues})
-}
-
-func (s *Server) getQueue(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	ctx, cancel := s.storeCtx(r)
-	defer cancel()
-	q, err := s.opts.Store.GetQueue(ctx, id)
-	if err != nil {
-		writeError(w, r, s.storeError(ctx, err, fmt.Sprintf("queue %q", id), false))
-		return
-	}
-	writeJSON(w, http.StatusOK, q)
+	return nil
 }
 
 // checkOverflow makes sure q's overflow queue exists and that following the
@@ -230,115 +281,6 @@ func (s *Server) checkOverflow(r *http.Request, q *store.Queue) error {
 		next = o.OverflowQueueID
 	}
 	return nil
-}
-
-func (s *Server) createQueue(w http.ResponseWriter, r *http.Request) {
-	who, err := actor(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	var in QueueInput
-	if err := decodeJSON(r, &in); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	id, err := bodyID(in.ID, "queue-")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	q, err := in.queue(id)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := s.checkOverflow(r, q); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	ctx, cancel := s.storeCtx(r)
-	defer cancel()
-	if err := s.opts.Store.CreateQueue(ctx, q); err != nil {
-		writeError(w, r, s.storeError(ctx, err, fmt.Sprintf("queue %q", id), true))
-		return
-	}
-	s.audit(r, who, "queue.create", "queue/"+id, q)
-	w.Header().Set("Location", "/api/v1/queues/"+id)
-	writeJSON(w, http.StatusCreated, q)
-}
-
-func (s *Server) replaceQueue(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	who, err := actor(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	var in QueueInput
-	if err := decodeJSON(r, &in); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := sameID(in.ID, id); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	q, err := in.queue(id)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := s.checkOverflow(r, q); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	ctx, cancel := s.storeCtx(r)
-	defer cancel()
-	if err := s.opts.Store.UpdateQueue(ctx, q); err != nil {
-		writeError(w, r, s.storeError(ctx, err, fmt.Sprintf("queue %q", id), true))
-		return
-	}
-	s.audit(r, who, "queue.update", "queue/"+id, q)
-	writeJSON(w, http.StatusOK, q)
-}
-
-func (s *Server) deleteQueue(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	who, err := actor(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	ctx, cancel := s.storeCtx(r)
-	defer cancel()
-	// A queue another queue overflows into stays until that link is removed,
-	// so contacts never overflow into nothing.
-	queues, err := s.opts.Store.ListQueues(ctx)
-	if err != nil {
-		writeError(w, r, s.storeError(ctx, err, fmt.Sprintf("queue %q", id), true))
-		return
-	}
-	for _, q := range queues {
-		if q.OverflowQueueID == id && q.ID != id {
-			writeError(w, r, errorf(http.StatusConflict, "", "queue %q overflows into queue %q; change its overflow_queue_id first", q.ID, id))
-			return
-		}
-	}
-	if err := s.opts.Store.DeleteQueue(ctx, id); err != nil {
-		writeError(w, r, s.storeError(ctx, err, fmt.Sprintf("queue %q", id), true))
-		return
-	}
-	s.audit(r, who, "queue.delete", "queue/"+id, map[string]string{"id": id})
-	w.WriteHeader(http.StatusNoContent)
 }
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

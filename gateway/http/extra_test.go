@@ -1,12 +1,16 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	httpapi "github.com/parley-cc/parley/gateway/http"
 	"github.com/parley-cc/parley/store"
@@ -108,5 +112,42 @@ func TestTurnNumberTakenByAnotherWriter(t *testing.T) {
 	r := e.must(503, "POST", "/api/v1/calls/c-2/turns", `{"speaker":"bot","text":"unlucky"}`)
 	if r.header.Get("Retry-After") == "" {
 		t.Errorf("503 without Retry-After")
+	}
+}
+
+func TestCallRecordingServedOnlyFromTheRecordingsDir(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, func(o *httpapi.Options) { o.RecordingsDir = dir })
+	ctx := context.Background()
+	wavBytes := append([]byte("RIFF\x24\x00\x00\x00WAVE"), make([]byte, 32)...)
+	if err := os.WriteFile(filepath.Join(dir, "rec-1.wav"), wavBytes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(t.TempDir(), "secret.wav")
+	if err := os.WriteFile(secret, []byte("not yours"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	for _, c := range []store.Call{
+		{ID: "rec-1", Direction: "inbound", Channel: "sip", State: "ended", RecordingPath: filepath.Join(dir, "rec-1.wav"), StartedAt: now, UpdatedAt: now},
+		{ID: "rel-1", Direction: "inbound", Channel: "sip", State: "ended", RecordingPath: "rec-1.wav", StartedAt: now, UpdatedAt: now},
+		{ID: "escape", Direction: "inbound", Channel: "sip", State: "ended", RecordingPath: secret, StartedAt: now, UpdatedAt: now},
+		{ID: "dotdot", Direction: "inbound", Channel: "sip", State: "ended", RecordingPath: "../" + filepath.Base(filepath.Dir(secret)) + "/secret.wav", StartedAt: now, UpdatedAt: now},
+		{ID: "none", Direction: "inbound", Channel: "text", State: "ended", StartedAt: now, UpdatedAt: now},
+	} {
+		if err := e.store.SaveCall(ctx, &c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"rec-1", "rel-1"} {
+		r := e.must(200, "GET", "/api/v1/calls/"+id+"/recording", "")
+		if r.header.Get("Content-Type") != "audio/wav" || !bytes.Equal(r.body, wavBytes) {
+			t.Errorf("recording of %s: %s, %d bytes; want the WAV", id, r.header.Get("Content-Type"), len(r.body))
+		}
+	}
+	for _, id := range []string{"escape", "dotdot", "none", "missing"} {
+		if r := e.do("GET", "/api/v1/calls/"+id+"/recording", ""); r.status != 404 {
+			t.Errorf("recording of %s: status %d %s, want 404", id, r.status, r.body)
+		}
 	}
 }

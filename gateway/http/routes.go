@@ -42,6 +42,7 @@ type param struct {
 func (s *Server) routeTable() []route {
 	actorParam := param{name: actorHeader, description: "Who makes the change, recorded in the audit log; \"api\" when absent.", schema: map[string]any{"type": "string", "pattern": actorPattern.String()}}
 	limitParam := param{name: "limit", description: "Most entries to return.", schema: map[string]any{"type": "integer", "minimum": 1, "maximum": maxListLimit, "default": defaultLimit}}
+	agents, queues := s.agents(), s.queues()
 	metrics := promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{ErrorLog: slogPrinter{s}})
 	readErrors := []int{http.StatusBadRequest, http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusInternalServerError, http.StatusServiceUnavailable}
 	writeErrors := []int{http.StatusBadRequest, http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity, http.StatusInternalServerError, http.StatusServiceUnavailable}
@@ -64,37 +65,37 @@ func (s *Server) routeTable() []route {
 
 		{method: "GET", path: "/api/v1/agents", operationID: "listAgents", tag: "agents",
 			summary: "List agents", status: 200, response: AgentList{},
-			errors: []int{400, 405, 500, 503}, handler: s.listAgents},
+			errors: []int{400, 405, 500, 503}, handler: agents.listHandler(s)},
 		{method: "POST", path: "/api/v1/agents", operationID: "createAgent", tag: "agents",
 			summary: "Create an agent", description: "The id is generated when the body has none; an existing id is a 409.",
 			headers: []param{actorParam}, body: true, request: AgentInput{},
-			status: 201, response: store.Agent{}, errors: writeOnly, handler: s.createAgent},
+			status: 201, response: store.Agent{}, errors: writeOnly, handler: agents.createHandler(s)},
 		{method: "GET", path: "/api/v1/agents/{id}", operationID: "getAgent", tag: "agents",
-			summary: "Get an agent", status: 200, response: store.Agent{}, errors: readErrors, handler: s.getAgent},
+			summary: "Get an agent", status: 200, response: store.Agent{}, errors: readErrors, handler: agents.getHandler(s)},
 		{method: "PUT", path: "/api/v1/agents/{id}", operationID: "replaceAgent", tag: "agents",
 			summary: "Replace an agent", description: "Replaces every writable field; absent optional fields take their defaults.",
 			headers: []param{actorParam}, body: true, request: AgentInput{},
-			status: 200, response: store.Agent{}, errors: writeErrors, handler: s.replaceAgent},
+			status: 200, response: store.Agent{}, errors: writeErrors, handler: agents.replaceHandler(s)},
 		{method: "DELETE", path: "/api/v1/agents/{id}", operationID: "deleteAgent", tag: "agents",
 			summary: "Delete an agent", headers: []param{actorParam},
-			status: 204, errors: []int{400, 404, 405, 500, 503}, handler: s.deleteAgent},
+			status: 204, errors: []int{400, 404, 405, 500, 503}, handler: agents.deleteHandler(s)},
 
 		{method: "GET", path: "/api/v1/queues", operationID: "listQueues", tag: "queues",
 			summary: "List queues", status: 200, response: QueueList{},
-			errors: []int{400, 405, 500, 503}, handler: s.listQueues},
+			errors: []int{400, 405, 500, 503}, handler: queues.listHandler(s)},
 		{method: "POST", path: "/api/v1/queues", operationID: "createQueue", tag: "queues",
 			summary: "Create a queue", description: "The id is generated when the body has none; an existing id is a 409. The overflow queue must exist and must not lead back to this queue.",
 			headers: []param{actorParam}, body: true, request: QueueInput{},
-			status: 201, response: store.Queue{}, errors: writeOnly, handler: s.createQueue},
+			status: 201, response: store.Queue{}, errors: writeOnly, handler: queues.createHandler(s)},
 		{method: "GET", path: "/api/v1/queues/{id}", operationID: "getQueue", tag: "queues",
-			summary: "Get a queue", status: 200, response: store.Queue{}, errors: readErrors, handler: s.getQueue},
+			summary: "Get a queue", status: 200, response: store.Queue{}, errors: readErrors, handler: queues.getHandler(s)},
 		{method: "PUT", path: "/api/v1/queues/{id}", operationID: "replaceQueue", tag: "queues",
 			summary: "Replace a queue", description: "Replaces every writable field; absent optional fields take their defaults.",
 			headers: []param{actorParam}, body: true, request: QueueInput{},
-			status: 200, response: store.Queue{}, errors: writeErrors, handler: s.replaceQueue},
+			status: 200, response: store.Queue{}, errors: writeErrors, handler: queues.replaceHandler(s)},
 		{method: "DELETE", path: "/api/v1/queues/{id}", operationID: "deleteQueue", tag: "queues",
 			summary: "Delete a queue", description: "409 while another queue overflows into it.", headers: []param{actorParam},
-			status: 204, errors: []int{400, 404, 405, 409, 500, 503}, handler: s.deleteQueue},
+			status: 204, errors: []int{400, 404, 405, 409, 500, 503}, handler: queues.deleteHandler(s)},
 
 		{method: "GET", path: "/api/v1/calls", operationID: "listCalls", tag: "calls",
 			summary: "List calls", description: "Newest first, narrowed by the filters given.",
@@ -110,6 +111,9 @@ func (s *Server) routeTable() []route {
 			summary:     "Get a call with its transcript and events",
 			description: "Read from the live Call grain when the node runs the cluster, else (or when the cluster cannot answer) from the store.",
 			status:      200, response: CallTranscript{}, errors: readErrors, handler: s.getCall},
+		{method: "GET", path: "/api/v1/calls/{id}/recording", operationID: "getCallRecording", tag: "calls",
+			summary: "The call's recording", description: "Dual-channel WAV (left: caller, right: bot or agent), from the node that recorded it; supports Range requests.",
+			status: 200, responseType: "audio/wav", errors: readErrors, handler: s.getRecording},
 		{method: "POST", path: "/api/v1/calls/{id}/turns", operationID: "recordTurn", tag: "calls",
 			summary:     "Record a transcript turn",
 			description: "Appends one turn to a call's transcript (text channels, tests) and returns its sequence number. 409 when the call has ended; 503 when the turn could not be confirmed as stored.",

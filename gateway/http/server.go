@@ -64,6 +64,9 @@ type ReadinessCheck struct {
 type Options struct {
 	// Store persists agents, queues, calls and the audit log.
 	Store Store
+	// WriteBehind, when set, holds audit entries the database did not take
+	// and writes them once it is back.
+	WriteBehind *store.WriteBehind
 	// Calls, when set, serves call transcripts and records turns through the
 	// live Call grains; when nil both go to Store.
 	Calls Calls
@@ -76,6 +79,15 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Logger receives one line per request; nil discards.
 	Logger *slog.Logger
+	// RecordingsDir is where call recordings live; GET
+	// /api/v1/calls/{id}/recording serves files under it only.
+	RecordingsDir string
+	// Routes are endpoints contributed by other subsystems, served and
+	// documented after the built-in ones.
+	Routes []Route
+	// Pages are non-API handlers by pattern (e.g. "GET /call", "/ws/agent"),
+	// served beside the API without OpenAPI entries.
+	Pages map[string]http.Handler
 	// Fallback serves requests that match no API route (e.g. the web UI);
 	// nil answers them with a JSON 404.
 	Fallback http.Handler
@@ -143,6 +155,9 @@ func New(opts Options) *Server {
 	s := &Server{opts: opts, log: opts.Logger, mux: http.NewServeMux()}
 	s.metrics = newMetrics(opts.Registerer)
 	s.routes = s.routeTable()
+	for _, rt := range opts.Routes {
+		s.routes = append(s.routes, rt.route())
+	}
 	s.register()
 	s.handler = s.instrument(s.mux)
 	return s
@@ -182,6 +197,9 @@ func (s *Server) register() {
 			w.Header().Set("Allow", allowHeader)
 			writeError(w, r, errorf(http.StatusMethodNotAllowed, "", "method %s is not allowed on %s; allowed: %s", r.Method, p, allowHeader))
 		})
+	}
+	for pattern, h := range s.opts.Pages {
+		s.mux.Handle(pattern, h)
 	}
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errorf(http.StatusNotFound, "", "no API route for %s", r.URL.Path))

@@ -67,8 +67,9 @@ func actor(r *http.Request) (string, error) {
 }
 
 // audit records a stored mutation. The mutation has happened, so a failure
-// here is logged and counted rather than reported to the client as a failed
-// write.
+// here is not reported to the client as a failed write: the entry is handed
+// to the write-behind queue, when there is one, to land once the database
+// is back; otherwise it is logged and counted.
 func (s *Server) audit(r *http.Request, who, action, target string, detail any) {
 	d, err := json.Marshal(detail)
 	if err != nil {
@@ -77,7 +78,14 @@ func (s *Server) audit(r *http.Request, who, action, target string, detail any) 
 	e := store.AuditEntry{At: s.opts.Now().UTC(), Actor: who, Action: action, Target: target, Detail: string(d)}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.opts.StoreTimeout)
 	defer cancel()
-	if err := s.opts.Store.AppendAudit(ctx, e); err != nil {
+	err = s.opts.Store.AppendAudit(ctx, e)
+	if err != nil && s.opts.WriteBehind != nil && !store.IsPermanent(err) {
+		err = s.opts.WriteBehind.Enqueue("audit", func(ctx context.Context) error { return s.opts.Store.AppendAudit(ctx, e) })
+		if err == nil {
+			return
+		}
+	}
+	if err != nil {
 		s.metrics.auditFailures.Inc()
 		s.log.ErrorContext(ctx, "audit entry not stored", "request_id", requestID(r.Context()),
 			"action", action, "target", target, "actor", who, "error", err)

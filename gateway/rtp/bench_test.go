@@ -21,12 +21,12 @@ func BenchmarkSessionPacket(b *testing.B) {
 	defer tx.Close()
 	f := toneFrame(1)
 	// Warm up so the receiver latches.
-	tx.sendFrame(&f)
+	tx.sendFrame(tx.cfg.PayloadType, &f)
 	waitForB(b, func() bool { return rx.Stats().PacketsReceived >= 1 })
 	start := rx.Stats().PacketsReceived
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		tx.sendFrame(&f)
+		tx.sendFrame(tx.cfg.PayloadType, &f)
 		tx.ts += audio.FrameSamples
 		if i%64 == 63 { // let the receiver keep up instead of overflowing the socket buffer
 			want := start + uint64(i)

@@ -20,7 +20,7 @@ func FuzzHandleDatagram(f *testing.F) {
 	f.Add([]byte{0x80, 0xC8, 0, 6, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
 	f.Add([]byte{0x90, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xBE, 0xDE, 0xFF, 0xFF})
 	f.Add([]byte{0xA0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xFF})
-	s := newTestSession(f, Config{LearnRemote: true})
+	s := newTestSession(f, Config{LearnRemote: true, InbandDTMF: true}) // playout runs the detector on what arrives
 	from := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5004}
 	var pkt pionrtp.Packet
 	var scratch []int16

@@ -59,6 +59,13 @@ type JitterStats struct {
 	TargetDelay, BufferedAudio time.Duration
 }
 
+// plus adds b's counters to a's; the delays are b's (the current buffer's).
+func (a JitterStats) plus(b JitterStats) JitterStats {
+	return JitterStats{Played: a.Played + b.Played, Concealed: a.Concealed + b.Concealed, Partial: a.Partial + b.Partial,
+		Late: a.Late + b.Late, Duplicate: a.Duplicate + b.Duplicate, Resync: a.Resync + b.Resync, LatencyDrops: a.LatencyDrops + b.LatencyDrops,
+		TargetDelay: b.TargetDelay, BufferedAudio: b.BufferedAudio}
+}
+
 // jitterCapacity is the buffer span in samples (1.024 s at 8 kHz); a power of two so positions wrap with a mask.
 const jitterCapacity = 8192
 
@@ -69,7 +76,7 @@ const jitterCapacity = 8192
 type JitterBuffer struct {
 	cfg      JitterConfig
 	samples  [jitterCapacity]int16
-	have     [jitterCapacity]bool
+	have     presence // which ring slots hold a sample
 	init     bool
 	started  bool
 	begun    bool // playout has started at least once since the last reset
@@ -106,6 +113,14 @@ func NewJitterBuffer(cfg JitterConfig) *JitterBuffer {
 	j.target = j.minT
 	return j
 }
+
+// presence is a bitset over the ring, a bit per sample slot: an eighth of
+// a []bool's memory, which matters with a thousand calls per node.
+type presence [jitterCapacity / 64]uint64
+
+func (p *presence) get(k int64) bool { return p[k>>6]&(1<<(k&63)) != 0 }
+func (p *presence) set(k int64)      { p[k>>6] |= 1 << (k & 63) }
+func (p *presence) unset(k int64)    { p[k>>6] &^= 1 << (k & 63) }
 
 func durSamples(d time.Duration) int64 {
 	n := int64(d / (time.Second / audio.SampleRate))
@@ -163,8 +178,8 @@ func (j *JitterBuffer) Push(ts uint32, pcm []int16) PushResult {
 			continue
 		}
 		k := pos & (jitterCapacity - 1)
-		if !j.have[k] {
-			j.have[k] = true
+		if !j.have.get(k) {
+			j.have.set(k)
 			j.samples[k] = s
 			fresh = true
 		}
@@ -200,7 +215,7 @@ func (j *JitterBuffer) Pop() (audio.Frame, PopStatus) {
 		}
 		// (Re)start at the first buffered sample: skips a silence gap left by
 		// the sender (DTX) or by an underrun.
-		for j.head < j.end && !j.have[j.head&(jitterCapacity-1)] {
+		for j.head < j.end && !j.have.get(j.head&(jitterCapacity-1)) {
 			j.head++
 		}
 		if j.end-j.head < j.target {
@@ -244,12 +259,12 @@ func (j *JitterBuffer) consume(f *audio.Frame) int {
 	n := 0
 	for i := 0; i < audio.FrameSamples; i++ {
 		k := (j.head + int64(i)) & (jitterCapacity - 1)
-		if j.have[k] {
+		if j.have.get(k) {
 			n++
 			if f != nil {
 				f[i] = j.samples[k]
 			}
-			j.have[k] = false
+			j.have.unset(k)
 		}
 	}
 	j.head += audio.FrameSamples

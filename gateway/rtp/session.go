@@ -77,6 +77,7 @@ type Stats struct {
 	PeerJitter       time.Duration
 	RoundTrip        time.Duration // from the peer's LSR/DLSR fields (RFC 3550 6.4.1)
 	EventsDropped    uint64        // key presses or frames lost because the reader was slow
+	KeysDeduplicated uint64        // in-band tones (or RFC 4733 events) of a press the other source already reported
 	FramesDropped    uint64
 	Buffer           JitterStats
 	Remote           string
@@ -99,13 +100,18 @@ type Session struct {
 	mu         sync.Mutex
 	remote     *net.UDPAddr
 	latched    bool
+	stale      *net.UDPAddr // address latched before the peer moved its media (Relatch)
+	movedAt    time.Time    // when the peer moved its media
 	jb         *JitterBuffer
 	recv       receiveStats
+	prior      priorSources // sources before the current one
 	evrx       dtmf.EventReceiver
 	lastRecv   time.Time
 	timedOut   bool
+	held       bool
 	detector   *dtmf.Detector
-	lastSR     uint32 // middle 32 bits of the last SR's NTP time
+	dedup      dtmf.Dedup // one report per press when it comes both as RFC 4733 and in-band
+	lastSR     uint32     // middle 32 bits of the last SR's NTP time
 	lastSRAt   time.Time
 	remoteSSRC uint32
 	haveSSRC   bool
@@ -126,6 +132,13 @@ type Session struct {
 }
 
 // receiveStats tracks sequence numbers and jitter per RFC 3550 appendix A.
+// priorSources holds the counts of the sources a session received from
+// before its current one, so a call's statistics cover the whole call.
+type priorSources struct {
+	received, expected uint64
+	buffer             JitterStats
+}
+
 type receiveStats struct {
 	init      bool
 	baseSeq   uint32
@@ -165,14 +178,11 @@ func newSession(cfg Config) (*Session, error) {
 	if cfg.Ports.Min < 1024 || cfg.Ports.Max > 65535 || cfg.Ports.Min+1 > cfg.Ports.Max {
 		return nil, fmt.Errorf("rtp session: port range %d-%d must lie within 1024-65535 and hold a port pair", cfg.Ports.Min, cfg.Ports.Max)
 	}
-	if cfg.PayloadType != PCMU && cfg.PayloadType != PCMA {
-		return nil, fmt.Errorf("rtp session: payload type %d is neither PCMU (0) nor PCMA (8)", cfg.PayloadType)
-	}
 	if cfg.EventPayloadType == 0 {
 		cfg.EventPayloadType = 101
 	}
-	if cfg.EventPayloadType < 96 || cfg.EventPayloadType > 127 {
-		return nil, fmt.Errorf("rtp session: telephone-event payload type %d is outside the dynamic range 96-127", cfg.EventPayloadType)
+	if err := checkPayloadTypes(cfg.PayloadType, cfg.EventPayloadType); err != nil {
+		return nil, err
 	}
 	if cfg.MediaTimeout == 0 {
 		cfg.MediaTimeout = 30 * time.Second
@@ -216,6 +226,45 @@ func newSession(cfg Config) (*Session, error) {
 	s.lastRecv = time.Now()
 	s.onTimeout = cfg.OnMediaTimeout
 	return s, nil
+}
+
+func checkPayloadTypes(pt, eventPT uint8) error {
+	if pt != PCMU && pt != PCMA {
+		return fmt.Errorf("rtp session: payload type %d is neither PCMU (0) nor PCMA (8)", pt)
+	}
+	if eventPT < 96 || eventPT > 127 {
+		return fmt.Errorf("rtp session: telephone-event payload type %d is outside the dynamic range 96-127", eventPT)
+	}
+	return nil
+}
+
+// SetPayloadTypes switches the audio codec and telephone-event payload type,
+// for when the SDP answer arrives after the port was bound (late offer,
+// outbound calls, re-INVITE); eventPT 0 keeps the current one.
+func (s *Session) SetPayloadTypes(pt, eventPT uint8) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if eventPT == 0 {
+		eventPT = s.cfg.EventPayloadType
+	}
+	if err := checkPayloadTypes(pt, eventPT); err != nil {
+		return err
+	}
+	s.cfg.PayloadType, s.cfg.EventPayloadType = pt, eventPT
+	return nil
+}
+
+// Hold stops (or resumes) sending while the peer cannot receive (SIP hold);
+// queued audio is still consumed at real time so writers stay paced, and the
+// media timeout is paused because a held peer may stop sending too.
+func (s *Session) Hold(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held && !on {
+		s.lastRecv = time.Now() // the timeout counts from the resume
+		s.timedOut = false
+	}
+	s.held = on
 }
 
 func bindPair(ip net.IP, r PortRange, mux bool) (*net.UDPConn, *net.UDPConn, error) {
@@ -271,6 +320,25 @@ func (s *Session) SetRemote(addr *net.UDPAddr) {
 		return
 	}
 	s.remote = addr
+}
+
+// relatchGrace is how long after a media move packets still arriving from
+// the old address are taken for ones in flight and dropped; after it the old
+// address may latch again (a NAT that kept its mapping).
+const relatchGrace = time.Second
+
+// Relatch follows a peer that moved its media to addr (a re-INVITE with a
+// new SDP address): RTP goes to addr at once and, with LearnRemote, the
+// session latches again onto the first packets from addr or any new source
+// (the peer may be behind NAT); stragglers from the old address are dropped.
+func (s *Session) Relatch(addr *net.UDPAddr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.latched {
+		s.stale = s.remote
+	}
+	s.remote, s.latched, s.movedAt = addr, false, time.Now()
+	s.log.Info("rtp remote moved", "remote", addr.String())
 }
 
 // Remote returns the address RTP is sent to, or nil while unknown.
@@ -360,12 +428,12 @@ func (s *Session) Stats() Stats {
 	st := s.stats
 	st.PacketsSent = s.sent.Load()
 	st.OctetsSent = s.sentBytes.Load()
-	st.PacketsReceived = s.recv.received
-	st.Expected = s.recv.expected()
-	st.Lost = int64(st.Expected) - int64(s.recv.received)
+	st.PacketsReceived = s.prior.received + s.recv.received
+	st.Expected = s.prior.expected + s.recv.expected()
+	st.Lost = int64(st.Expected) - int64(st.PacketsReceived)
 	st.JitterSamples = s.recv.jitter
 	st.Jitter = time.Duration(s.recv.jitter * float64(time.Second) / audio.SampleRate)
-	st.Buffer = s.jb.Stats()
+	st.Buffer = s.prior.buffer.plus(s.jb.Stats())
 	if s.remote != nil {
 		st.Remote = s.remote.String()
 	}
@@ -461,12 +529,16 @@ func (s *Session) handleDatagram(b []byte, from *net.UDPAddr, now time.Time, pkt
 		s.stats.UnknownPayload++
 		return pcm
 	}
-	if !s.acceptSource(from, pkt.SSRC) {
+	if !s.acceptSource(from, pkt.SSRC, now) {
 		s.stats.ForeignDropped++
 		return pcm
 	}
 	if s.haveSSRC && pkt.SSRC != s.remoteSSRC {
-		// A new source on the same address (re-INVITE, transfer): start over.
+		// A new source on the same address (re-INVITE, transfer): start over,
+		// keeping the old source's counts in the call's totals.
+		s.prior.received += s.recv.received
+		s.prior.expected += s.recv.expected()
+		s.prior.buffer = s.prior.buffer.plus(s.jb.Stats())
 		s.recv = receiveStats{}
 		s.evrx = dtmf.EventReceiver{}
 		s.jb = NewJitterBuffer(s.cfg.Jitter)
@@ -484,7 +556,7 @@ func (s *Session) handleDatagram(b []byte, from *net.UDPAddr, now time.Time, pkt
 		if err != nil {
 			s.stats.Malformed++
 		} else if ok {
-			s.emitKey(kp)
+			s.emitKey(kp, now)
 		}
 		return pcm
 	}
@@ -499,10 +571,13 @@ func (s *Session) handleDatagram(b []byte, from *net.UDPAddr, now time.Time, pkt
 }
 
 // acceptSource applies the latching policy; called with s.mu held.
-func (s *Session) acceptSource(from *net.UDPAddr, ssrc uint32) bool {
+func (s *Session) acceptSource(from *net.UDPAddr, ssrc uint32, now time.Time) bool {
 	if s.cfg.LearnRemote {
 		if !s.latched {
-			s.latched = true
+			if s.stale != nil && sameAddr(s.stale, from) && !sameAddr(s.remote, from) && now.Sub(s.movedAt) < relatchGrace {
+				return false // sent before the peer moved its media
+			}
+			s.latched, s.stale = true, nil
 			s.remote = &net.UDPAddr{IP: append(net.IP(nil), from.IP...), Port: from.Port}
 			s.log.Info("rtp latched remote", "remote", from.String(), "ssrc", ssrc)
 			return true
@@ -519,7 +594,12 @@ func sameAddr(a, b *net.UDPAddr) bool {
 	return a != nil && b != nil && a.Port == b.Port && a.IP.Equal(b.IP)
 }
 
-func (s *Session) emitKey(kp dtmf.KeyPress) {
+// emitKey reports a key press unless the other source already reported it; called with s.mu held.
+func (s *Session) emitKey(kp dtmf.KeyPress, now time.Time) {
+	if !s.dedup.Accept(kp, now) {
+		s.stats.KeysDeduplicated++
+		return
+	}
 	select {
 	case s.events <- kp:
 	default:
@@ -567,15 +647,23 @@ func (s *Session) handleRTCP(b []byte, from *net.UDPAddr, now time.Time) {
 	}
 }
 
+// maxCatchUp is how many overdue 20 ms slots pace sends at once after the
+// process was starved of CPU; slots older than that are skipped (the far
+// end's jitter buffer would discard them anyway) with the timestamp moved on.
+const maxCatchUp = 5
+
 // pace runs the 20 ms clock: send one frame, play out one frame, check the
-// media timeout, and send RTCP reports.
+// media timeout, and send RTCP reports. Slots are counted on the wall clock
+// from the start, not by ticker ticks, which a loaded node drops: a late
+// wake-up sends every slot that is due, so no audio is lost or slowed.
 func (s *Session) pace(ctx context.Context) {
 	defer s.wg.Done()
-	tick := time.NewTicker(audio.FrameDurationMs * time.Millisecond)
-	defer tick.Stop()
-	nextRTCP := time.Now().Add(s.cfg.RTCPInterval)
-	var event []dtmf.EventPacket
-	var eventTS uint32
+	const slotDur = audio.FrameDurationMs * time.Millisecond
+	start := time.Now()
+	timer := time.NewTimer(slotDur)
+	defer timer.Stop()
+	p := pacer{nextRTCP: start.Add(s.cfg.RTCPInterval)}
+	done := 0 // slots sent since start
 	for {
 		select {
 		case <-s.done:
@@ -583,56 +671,92 @@ func (s *Session) pace(ctx context.Context) {
 		case <-ctx.Done():
 			go s.Close()
 			return
-		case now := <-tick.C:
-			if len(event) == 0 {
-				select {
-				case d := <-s.digits:
-					// Validated by SendDigit; 100 ms at 8 kHz, one update per frame.
-					event, _ = dtmf.GenerateEvent(d, 10, 800, audio.FrameSamples)
-					eventTS = s.ts
-				default:
-				}
-			}
-			if len(event) > 0 {
-				p := event[0]
-				event = event[1:]
-				s.sendPacket(s.cfg.EventPayloadType, eventTS, p.Marker, p.Payload)
-				// Drop the audio of this slot: the key press replaces it.
-				select {
-				case <-s.out:
-				default:
-				}
+		case <-timer.C:
+		}
+		now := time.Now()
+		due := int(now.Sub(start) / slotDur)
+		if late := due - done - maxCatchUp; late > 0 {
+			s.ts += uint32(late) * audio.FrameSamples
+			s.marker = true
+			done += late
+		}
+		for ; done < due; done++ {
+			s.slot(now, &p)
+		}
+		timer.Reset(time.Until(start.Add(time.Duration(done+1) * slotDur)))
+	}
+}
+
+// pacer is the state pace carries from slot to slot.
+type pacer struct {
+	event    []dtmf.EventPacket // a key press being sent, one packet per slot
+	eventTS  uint32
+	nextRTCP time.Time
+}
+
+// slot sends one 20 ms slot's packet (audio, silence or a telephone-event),
+// plays out one received frame and sends RTCP when it is due.
+func (s *Session) slot(now time.Time, p *pacer) {
+	s.mu.Lock()
+	pt, eventPT, held := s.cfg.PayloadType, s.cfg.EventPayloadType, s.held
+	s.mu.Unlock()
+	if held {
+		select { // consume the slot's audio unsent
+		case <-s.out:
+		default:
+		}
+		s.marker = true
+		s.ts += audio.FrameSamples
+		s.playout(now)
+		return
+	}
+	if len(p.event) == 0 {
+		select {
+		case d := <-s.digits:
+			// Validated by SendDigit; 100 ms at 8 kHz, one update per frame.
+			p.event, _ = dtmf.GenerateEvent(d, 10, 800, audio.FrameSamples)
+			p.eventTS = s.ts
+		default:
+		}
+	}
+	if len(p.event) > 0 {
+		e := p.event[0]
+		p.event = p.event[1:]
+		s.sendPacket(eventPT, p.eventTS, e.Marker, e.Payload)
+		// Drop the audio of this slot: the key press replaces it.
+		select {
+		case <-s.out:
+		default:
+		}
+	} else {
+		select {
+		case f := <-s.out:
+			s.sendFrame(pt, &f)
+		default:
+			if !s.cfg.SuppressSilence {
+				var silence audio.Frame
+				s.sendFrame(pt, &silence)
 			} else {
-				select {
-				case f := <-s.out:
-					s.sendFrame(&f)
-				default:
-					if !s.cfg.SuppressSilence {
-						var silence audio.Frame
-						s.sendFrame(&silence)
-					} else {
-						s.marker = true // next talkspurt starts with the marker bit
-					}
-				}
-			}
-			s.ts += audio.FrameSamples
-			s.playout(now)
-			if now.After(nextRTCP) {
-				nextRTCP = now.Add(s.cfg.RTCPInterval)
-				s.sendReport(now)
+				s.marker = true // next talkspurt starts with the marker bit
 			}
 		}
+	}
+	s.ts += audio.FrameSamples
+	s.playout(now)
+	if now.After(p.nextRTCP) {
+		p.nextRTCP = now.Add(s.cfg.RTCPInterval)
+		s.sendReport(now)
 	}
 }
 
 // sendFrame encodes and sends one frame at the current timestamp.
-func (s *Session) sendFrame(f *audio.Frame) {
-	if s.cfg.PayloadType == PCMA {
+func (s *Session) sendFrame(pt uint8, f *audio.Frame) {
+	if pt == PCMA {
 		s.payload = g711.EncodeAlaw(s.payload[:0], f[:])
 	} else {
 		s.payload = g711.EncodeUlaw(s.payload[:0], f[:])
 	}
-	s.sendPacket(s.cfg.PayloadType, s.ts, s.marker, s.payload)
+	s.sendPacket(pt, s.ts, s.marker, s.payload)
 	s.marker = false
 }
 
@@ -665,7 +789,7 @@ func (s *Session) playout(now time.Time) {
 	s.mu.Lock()
 	f, st := s.jb.Pop()
 	idle := now.Sub(s.lastRecv)
-	fire := s.cfg.MediaTimeout > 0 && !s.timedOut && idle >= s.cfg.MediaTimeout
+	fire := s.cfg.MediaTimeout > 0 && !s.timedOut && !s.held && idle >= s.cfg.MediaTimeout
 	var onTimeout func(time.Duration)
 	if fire {
 		s.timedOut = true
@@ -679,7 +803,7 @@ func (s *Session) playout(now time.Time) {
 	s.mu.Unlock()
 	if key {
 		s.mu.Lock()
-		s.emitKey(kp)
+		s.emitKey(kp, now)
 		s.mu.Unlock()
 	}
 	if st != Buffering {

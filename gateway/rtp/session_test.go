@@ -15,8 +15,8 @@ import (
 
 	"github.com/parley-cc/parley/gateway/rtp/audio"
 	"github.com/parley-cc/parley/gateway/rtp/g711"
-	"github.com/parley-cc/parley/gateway/rtp/internal/pcapfile"
-	"github.com/parley-cc/parley/gateway/rtp/internal/shareddata"
+	"github.com/parley-cc/parley/internal/pcapfile"
+	"github.com/parley-cc/parley/internal/shareddata"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -312,4 +312,58 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestSetPayloadTypesAndHold switches both ends to PCMA after binding (as a
+// late SDP answer does), then holds one end: it stops sending, and a held
+// session does not time out while the peer is silent.
+func TestSetPayloadTypesAndHold(t *testing.T) {
+	var timeouts atomic.Int32
+	a := newTestSession(t, Config{LearnRemote: true, MediaTimeout: 300 * time.Millisecond, OnMediaTimeout: func(time.Duration) { timeouts.Add(1) }})
+	b := newTestSession(t, Config{Remote: a.LocalAddr()})
+	a.SetRemote(b.LocalAddr())
+	for _, s := range []*Session{a, b} {
+		if err := s.SetPayloadTypes(PCMA, 96); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.SetPayloadTypes(18, 0); err == nil {
+		t.Fatal("SetPayloadTypes accepted G.729")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go func() {
+		for i := 0; ctx.Err() == nil; i++ {
+			if b.Write(ctx, toneFrame(i)) != nil {
+				return
+			}
+		}
+	}()
+	loud := 0
+	for loud < 20 {
+		select {
+		case f := <-a.Frames():
+			if !f.IsSilent(-30) {
+				loud++
+			}
+		case <-ctx.Done():
+			t.Fatalf("only %d loud PCMA frames arrived", loud)
+		}
+	}
+	if st := a.Stats(); st.UnknownPayload != 0 {
+		t.Fatalf("%d packets with an unexpected payload type after the switch", st.UnknownPayload)
+	}
+	a.Hold(true)
+	b.Hold(true)
+	time.Sleep(100 * time.Millisecond) // packets in flight
+	sent := b.Stats().PacketsSent
+	time.Sleep(600 * time.Millisecond)
+	if got := b.Stats().PacketsSent; got != sent {
+		t.Fatalf("held session sent %d packets", got-sent)
+	}
+	if n := timeouts.Load(); n != 0 {
+		t.Fatalf("held session reported %d media timeouts", n)
+	}
+	a.Hold(false) // b stays silent: the timeout counts from the resume
+	waitFor(t, func() bool { return timeouts.Load() == 1 })
 }

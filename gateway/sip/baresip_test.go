@@ -3,31 +3,35 @@ package sip
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parley-cc/parley/gateway/rtp/audio"
+	"github.com/parley-cc/parley/gateway/rtp/media"
+	"github.com/parley-cc/parley/gateway/rtp/wav"
 )
 
-// writeMonoWAV stores 8 kHz 16-bit mono PCM.
-func writeMonoWAV(t testing.TB, path string, pcm []int16) {
+// readMono decodes a WAV file at 8 kHz, mixed down to mono.
+func readMono(t testing.TB, path string) []int16 {
 	t.Helper()
-	var b bytes.Buffer
-	b.WriteString("RIFF")
-	_ = binary.Write(&b, binary.LittleEndian, uint32(36+2*len(pcm)))
-	b.WriteString("WAVEfmt ")
-	for _, v := range []any{uint32(16), uint16(1), uint16(1), uint32(8000), uint32(16000), uint16(2), uint16(16)} {
-		_ = binary.Write(&b, binary.LittleEndian, v)
-	}
-	b.WriteString("data")
-	_ = binary.Write(&b, binary.LittleEndian, uint32(2*len(pcm)))
-	_ = binary.Write(&b, binary.LittleEndian, pcm)
-	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+	f, err := os.Open(path)
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer f.Close()
+	a, err := wav.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcm, err := audio.Resample(a.Mono(), a.SampleRate, audio.SampleRate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pcm
 }
 
 func loudSeconds(pcm []int16) float64 {
@@ -51,19 +55,13 @@ func TestBaresipHearsPlayback(t *testing.T) {
 	fsdd := sharedData(t, "fsdd/recordings")
 	var prompt []int16
 	for _, name := range []string{"3_jackson_0.wav", "1_nicolas_0.wav", "4_theo_0.wav", "1_yweweler_0.wav", "5_george_0.wav"} {
-		pcm, err := ReadWAV(filepath.Join(fsdd, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		prompt = append(prompt, pcm...)
+		prompt = append(prompt, readMono(t, filepath.Join(fsdd, name))...)
 		prompt = append(prompt, make([]int16, 2400)...) // 300 ms between digits
 	}
 	dir := t.TempDir()
-	promptPath := filepath.Join(dir, "prompt.wav")
-	writeMonoWAV(t, promptPath, prompt)
 
 	events := newEventLog()
-	s := startServer(t, Config{}, Deps{Dialplan: Extensions{"playback": Playback(promptPath)}, Events: events})
+	s := startServer(t, Config{}, Deps{Dialplan: Extensions{"playback": media.Playback{Prompt: audio.Frames(prompt)}}, Events: events})
 	conf := filepath.Join(dir, "baresip")
 	dumps := filepath.Join(dir, "dumps")
 	for _, d := range []string{conf, dumps} {
@@ -112,10 +110,7 @@ func TestBaresipHearsPlayback(t *testing.T) {
 		all, _ := filepath.Glob(filepath.Join(dumps, "*"))
 		t.Fatalf("baresip wrote %v, want one decoded dump\n%s", all, out.String())
 	}
-	heard, err := ReadWAV(decoded[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	heard := readMono(t, decoded[0])
 	want, got := loudSeconds(prompt), loudSeconds(heard)
 	t.Logf("prompt %.2f s (%.2f s audible); baresip decoded %.2f s (%.2f s audible)", float64(len(prompt))/8000, want, float64(len(heard))/8000, got)
 	if got < want*0.9 || got > want*1.1 {

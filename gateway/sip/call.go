@@ -6,10 +6,15 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
 	siplib "github.com/emiago/sipgo/sip"
+
+	"github.com/parley-cc/parley/gateway/rtp"
+	"github.com/parley-cc/parley/gateway/rtp/audio"
+	"github.com/parley-cc/parley/gateway/rtp/media"
 )
 
 // dialogSession is what a call needs from sipgo's UAS and UAC dialog sessions alike.
@@ -18,18 +23,20 @@ type dialogSession interface {
 	Context() context.Context
 }
 
-// Call is one answered call leg, inbound or outbound.
+// Call is one answered call leg, inbound or outbound; it is the media.Call
+// its application runs on.
 type Call struct {
-	// ID is the SIP Call-ID of the leg.
-	ID string
-
+	id          string // Parley call id (CallRef of the SIP Call-ID)
+	sipCallID   string
 	srv         *Server
 	dialogID    string
 	inbound     bool
 	remoteParty Party
+	agentLeg    bool
+	noRecording bool
 	from, to    string
 	destination string
-	app         Application
+	app         media.Application
 	uas         *sipgo.DialogServerSession
 	uac         *sipgo.DialogClientSession
 	contact     siplib.ContactHeader
@@ -41,8 +48,10 @@ type Call struct {
 	ended  sync.Once
 	acked  chan struct{}
 
+	media       atomic.Pointer[callMedia] // set once before the call is answered
+	mediaClosed atomic.Bool
+
 	mu          sync.Mutex
-	media       callMedia
 	sessionID   uint64
 	version     uint64
 	remote      Media
@@ -52,6 +61,7 @@ type Call struct {
 	ackBody     []byte
 	ackAnswer   bool
 	hangupBy    Party
+	hangupWhy   string
 	referResult chan string
 	remoteCSeq  uint32
 	digits      chan string
@@ -60,7 +70,7 @@ type Call struct {
 func newCall(s *Server, dialogID, callID string, inbound bool, remote Party) *Call {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Call{
-		ID: callID, srv: s, dialogID: dialogID, inbound: inbound, remoteParty: remote,
+		id: CallRef(callID), sipCallID: callID, srv: s, dialogID: dialogID, inbound: inbound, remoteParty: remote,
 		ctx: ctx, cancel: cancel, done: make(chan struct{}), acked: make(chan struct{}, 1),
 		sessionID: randomUint63(), version: 1,
 		referResult: make(chan string, 4), digits: make(chan string, 32),
@@ -70,6 +80,12 @@ func newCall(s *Server, dialogID, callID string, inbound bool, remote Party) *Ca
 	}
 	return c
 }
+
+// ID is the call's Parley id: CallRef of its SIP Call-ID. Recordings and call events use it.
+func (c *Call) ID() string { return c.id }
+
+// SIPCallID is the SIP Call-ID header of the leg.
+func (c *Call) SIPCallID() string { return c.sipCallID }
 
 // Inbound tells whether the caller called the gateway (true) or the gateway dialled out (false).
 func (c *Call) Inbound() bool { return c.inbound }
@@ -141,7 +157,7 @@ func (c *Call) dialog() dialogSession {
 }
 
 func (c *Call) event(kind EventKind) Event {
-	return Event{Kind: kind, CallID: c.ID, Destination: c.destination, From: c.from, To: c.to}
+	return Event{Kind: kind, CallID: c.id, SIPCallID: c.sipCallID, Destination: c.destination, From: c.from, To: c.to, Inbound: c.inbound, AgentLeg: c.agentLeg}
 }
 
 // start reports the answer and runs the call's application.
@@ -149,12 +165,9 @@ func (c *Call) start() {
 	c.mu.Lock()
 	c.answered = true
 	c.mu.Unlock()
-	c.srv.emit(c.event(EventAnswered))
-	c.srv.wg.Add(1)
-	go func() {
-		defer c.srv.wg.Done()
-		c.watchMedia()
-	}()
+	e := c.event(EventAnswered)
+	e.Path = c.RecordingPath()
+	c.srv.emit(e)
 	if c.app == nil {
 		return
 	}
@@ -168,35 +181,23 @@ func (c *Call) start() {
 		reason := "application finished"
 		if err != nil {
 			reason = "application failed: " + err.Error()
-			c.srv.log.Warn("sip: call application failed", "call_id", c.ID, "destination", c.destination, "error", err)
+			c.srv.log.Warn("sip: call application failed", "call_id", c.id, "destination", c.destination, "error", err)
+		} else {
+			c.drainOutput()
 		}
 		c.end(BySystem, reason, true)
 	}()
 }
 
-// watchMedia hangs up calls whose peer stopped sending RTP (unless on hold).
-func (c *Call) watchMedia() {
-	timeout := c.srv.cfg.MediaTimeout
-	if timeout < 0 {
-		return
-	}
-	tick := time.NewTicker(min(timeout/4, time.Second))
-	defer tick.Stop()
-	for {
-		select {
-		case <-c.ctx.Done():
-			return
-		case <-tick.C:
-		}
-		c.mu.Lock()
-		m, held := c.media, c.remoteHold
-		c.mu.Unlock()
-		if m == nil || held {
-			continue
-		}
-		if idle := m.Idle(); idle > timeout {
-			c.srv.log.Warn("sip: media timeout, hanging up", "call_id", c.ID, "idle", idle.Round(time.Millisecond))
-			c.end(BySystem, "media timeout", true)
+// drainOutput lets audio the application queued reach the peer before the
+// BYE: after this many silence frames nothing else is queued (the send queue
+// holds fewer).
+func (c *Call) drainOutput() {
+	ctx, cancel := context.WithTimeout(c.ctx, time.Second)
+	defer cancel()
+	var silence audio.Frame
+	for range 10 {
+		if c.Write(ctx, silence) != nil {
 			return
 		}
 	}
@@ -211,6 +212,10 @@ func (c *Call) end(by Party, reason string, sendBye bool) {
 // endCtx tears the call down once: BYE when asked, media, registry, capacity slot, hangup event.
 func (c *Call) endCtx(ctx context.Context, by Party, reason string, sendBye bool) {
 	c.ended.Do(func() {
+		// Who ended it is known before the BYE (which may take seconds to a dead peer).
+		c.mu.Lock()
+		c.hangupBy, c.hangupWhy = by, reason
+		c.mu.Unlock()
 		c.cancel()
 		if sendBye {
 			var err error
@@ -220,7 +225,7 @@ func (c *Call) endCtx(ctx context.Context, by Party, reason string, sendBye bool
 				err = c.uac.Bye(ctx)
 			}
 			if err != nil {
-				c.srv.log.Warn("sip: BYE failed", "call_id", c.ID, "error", err)
+				c.srv.log.Warn("sip: BYE failed", "call_id", c.id, "error", err)
 			}
 		}
 		if c.uas != nil {
@@ -229,21 +234,30 @@ func (c *Call) endCtx(ctx context.Context, by Party, reason string, sendBye bool
 		if c.uac != nil {
 			c.uac.Close()
 		}
-		c.closeMedia()
+		var stats *rtp.Stats
+		if m := c.media.Load(); m != nil {
+			st := m.session.Stats()
+			stats = &st
+		}
+		recording := c.closeMedia()
 		c.srv.removeCall(c.dialogID)
 		if c.release != nil {
 			c.release()
 		}
 		c.mu.Lock()
 		answered := c.answered
-		c.hangupBy = by
 		c.mu.Unlock()
-		if answered {
-			e := c.event(EventHangup)
-			e.By, e.Reason = by, reason
+		if recording != "" {
+			e := c.event(EventRecording)
+			e.Path = recording
 			c.srv.emit(e)
 		}
-		c.srv.log.Info("sip: call ended", "call_id", c.ID, "by", by, "reason", reason)
+		if answered {
+			e := c.event(EventHangup)
+			e.By, e.Reason, e.Media = by, reason, stats
+			c.srv.emit(e)
+		}
+		c.srv.log.Info("sip: call ended", "call_id", c.id, "sip_call_id", c.sipCallID, "by", by, "reason", reason)
 		close(c.done)
 	})
 }
@@ -253,29 +267,28 @@ func (c *Call) openMedia() error {
 	if err != nil {
 		return err
 	}
-	c.mu.Lock()
-	c.media = m
-	c.mu.Unlock()
+	c.media.Store(m)
 	return nil
 }
 
-func (c *Call) closeMedia() {
-	c.mu.Lock()
-	m := c.media
-	c.media = nil
-	c.mu.Unlock()
-	if m != nil {
-		if err := m.Close(); err != nil {
-			c.srv.log.Warn("sip: closing media failed", "call_id", c.ID, "error", err)
-		}
+// closeMedia ends the RTP session and the recording once and returns the recording's path.
+func (c *Call) closeMedia() string {
+	m := c.media.Load()
+	if m == nil || !c.mediaClosed.CompareAndSwap(false, true) {
+		return ""
 	}
+	path, err := m.Close()
+	if err != nil {
+		c.srv.log.Warn("sip: closing media failed", "call_id", c.id, "error", err)
+	}
+	return path
 }
 
 // localOffer renders an SDP offer with every supported codec.
 func (c *Call) localOffer() ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.media == nil {
+	if c.media.Load() == nil {
 		return nil, errors.New("offer: call has no media")
 	}
 	c.version++
@@ -287,19 +300,19 @@ func (c *Call) localOffer() ([]byte, error) {
 }
 
 func (c *Call) localAddr() netip.AddrPort {
-	return netip.AddrPortFrom(c.srv.publicIP, c.media.LocalAddr().Port())
+	return netip.AddrPortFrom(c.srv.publicIP, c.media.Load().LocalAddr().Port())
 }
 
 // setRemote applies the peer's SDP (offer or answer) to the media and, for an offer, renders our answer.
 func (c *Call) setRemote(m Media, a Agreement, answer bool) ([]byte, error) {
 	c.mu.Lock()
-	if c.media == nil {
+	rtpLeg := c.media.Load()
+	if rtpLeg == nil {
 		c.mu.Unlock()
 		return nil, errors.New("apply SDP: call has no media")
 	}
 	wasHeld, answered := c.remoteHold, c.answered
 	c.remote, c.agreement, c.remoteHold = m, a, m.OnHold()
-	media := c.media
 	var body []byte
 	var err error
 	if answer {
@@ -316,7 +329,7 @@ func (c *Call) setRemote(m Media, a Agreement, answer bool) ([]byte, error) {
 		c.version++
 		ours := Media{
 			Addr: c.localAddr(), Codecs: []Codec{a.Codec}, DTMF: a.DTMF, DTMFPayloadType: a.DTMFPayloadType,
-			Ptime: m.Ptime, Direction: dir, SessionID: c.sessionID, SessionVersion: c.version,
+			Ptime: DefaultPtime, Direction: dir, SessionID: c.sessionID, SessionVersion: c.version,
 		}
 		body, err = ours.Marshal()
 	}
@@ -324,7 +337,7 @@ func (c *Call) setRemote(m Media, a Agreement, answer bool) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := media.SetRemote(m, a); err != nil {
+	if err := rtpLeg.SetRemote(m, a); err != nil {
 		return nil, fmt.Errorf("apply SDP to media: %w", err)
 	}
 	if answered && wasHeld != m.OnHold() {
@@ -368,12 +381,12 @@ func (c *Call) readAck(req *siplib.Request, tx siplib.ServerTransaction) {
 			_, err = c.setRemote(m, a, false)
 		}
 		if err != nil {
-			c.srv.log.Warn("sip: re-INVITE answer in ACK unusable", "call_id", c.ID, "error", err)
+			c.srv.log.Warn("sip: re-INVITE answer in ACK unusable", "call_id", c.id, "error", err)
 		}
 	}
 	if c.uas != nil {
 		if err := c.uas.ReadAck(req, tx); err != nil {
-			c.srv.log.Debug("sip: ACK not matching the dialog", "call_id", c.ID, "error", err)
+			c.srv.log.Debug("sip: ACK not matching the dialog", "call_id", c.id, "error", err)
 		}
 	}
 	select {
@@ -389,7 +402,7 @@ func (c *Call) respond2xx(tx siplib.ServerTransaction, res *siplib.Response) {
 	default:
 	}
 	if err := tx.Respond(res); err != nil {
-		c.srv.log.Warn("sip: re-INVITE response failed", "call_id", c.ID, "error", err)
+		c.srv.log.Warn("sip: re-INVITE response failed", "call_id", c.id, "error", err)
 		return
 	}
 	interval := siplib.T1
@@ -402,7 +415,7 @@ func (c *Call) respond2xx(tx siplib.ServerTransaction, res *siplib.Response) {
 		case <-c.ctx.Done():
 			return
 		case <-deadline.C:
-			c.srv.log.Warn("sip: no ACK for re-INVITE 2xx", "call_id", c.ID)
+			c.srv.log.Warn("sip: no ACK for re-INVITE 2xx", "call_id", c.id)
 			return
 		case <-time.After(interval):
 			if err := tx.Respond(res); err != nil {

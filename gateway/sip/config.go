@@ -23,6 +23,10 @@ type Config struct {
 	RingTime time.Duration
 	// MediaTimeout hangs up a call that received no RTP for this long (default 30 s; negative disables).
 	MediaTimeout time.Duration
+	// NoInbandDTMF turns off the Goertzel detection of key tones in callers' audio
+	// (on by default: for peers without telephone-event, or that send tones anyway;
+	// a press that also arrives as RFC 4733 is reported once).
+	NoInbandDTMF bool
 	// DataDir is where call recordings are written, under DataDir/recordings (default: no recordings).
 	DataDir string
 	// Realm is the digest realm of the registrar (default "parley").

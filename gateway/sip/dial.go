@@ -8,6 +8,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	siplib "github.com/emiago/sipgo/sip"
+
+	"github.com/parley-cc/parley/gateway/rtp/media"
 )
 
 // ErrAtCapacity is returned by Dial when the node already carries Config.MaxCalls calls.
@@ -29,8 +31,10 @@ type DialOptions struct {
 	CallerID, DisplayName string
 	// Party is who answers: ByAgent for agent legs, ByCaller (default) for customers; a hangup from them is reported with it.
 	Party Party
-	// App runs over the call once answered (optional).
-	App Application
+	// App runs on the call once answered (optional).
+	App media.Application
+	// NoRecording skips the call recording, for legs recorded elsewhere (an agent leg is in the caller's recording).
+	NoRecording bool
 	// Headers are extra headers for the INVITE, e.g. "X-Campaign".
 	Headers map[string]string
 	// OnProgress is called with each provisional status (180, 183).
@@ -117,6 +121,7 @@ func (s *Server) Dial(ctx context.Context, target string, opts DialOptions) (*Ca
 	}
 	c := newCall(s, "", string(callID), false, party)
 	c.from, c.to, c.destination, c.app = from.Address.String(), uri.String(), target, opts.App
+	c.agentLeg, c.noRecording = party == ByAgent, opts.NoRecording
 	c.release = func() { s.slots.Add(-1) }
 	c.contact = s.dialogUA[transport].ContactHDR
 	fail := func(err error) (*Call, error) {

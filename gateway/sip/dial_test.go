@@ -9,6 +9,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	siplib "github.com/emiago/sipgo/sip"
+
+	"github.com/parley-cc/parley/gateway/rtp/media"
 )
 
 const uasReply = `      [last_Via:]
@@ -87,8 +89,8 @@ func TestDialAnsweredThenHangup(t *testing.T) {
 		t.Fatalf("sipp UAS did not see a clean call: %v\n%s", res.err, res.output)
 	}
 	e := events.wait(t, 5*time.Second, "hangup", func(e Event) bool { return e.Kind == EventHangup })
-	if e.By != BySystem || e.CallID != call.ID {
-		t.Errorf("hangup = %+v, want by=system for %s", e, call.ID)
+	if e.By != BySystem || e.CallID != call.ID() || !e.AgentLeg {
+		t.Errorf("hangup = %+v, want by=system for agent leg %s", e, call.ID())
 	}
 	waitIdle(t, s)
 }
@@ -121,7 +123,7 @@ func TestDialRemoteHangupIsAgent(t *testing.T) {
   <recv response="200"/>
 </scenario>
 `))
-	call, err := s.Dial(ctx, "sip:agent@127.0.0.1:"+itoa(port), DialOptions{Party: ByAgent, App: ApplicationFunc(waitForCall)})
+	call, err := s.Dial(ctx, "sip:agent@127.0.0.1:"+itoa(port), DialOptions{Party: ByAgent, App: media.ApplicationFunc(waitForCall)})
 	if err != nil {
 		t.Fatalf("Dial: %v\n%s", err, wait().output)
 	}
@@ -315,8 +317,8 @@ func TestTransferBothWays(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	eventsA := newEventLog()
-	shortApp := ApplicationFunc(func(ctx context.Context, c *Call) error {
-		if c.Inbound() {
+	shortApp := media.ApplicationFunc(func(ctx context.Context, mc media.Call) error {
+		if c := mc.(*Call); c.Inbound() {
 			return waitForCall(ctx, c)
 		}
 		select { // the transferred leg talks briefly, then the gateway hangs up
@@ -348,7 +350,7 @@ func TestTransferBothWays(t *testing.T) {
 	if res := wait(); res.err != nil {
 		t.Fatalf("transfer target (sipp): %v\n%s", res.err, res.output)
 	}
-	e := eventsA.wait(t, 5*time.Second, "hangup of the referring leg", func(e Event) bool { return e.Kind == EventHangup && e.CallID == leg.ID })
+	e := eventsA.wait(t, 5*time.Second, "hangup of the referring leg", func(e Event) bool { return e.Kind == EventHangup && e.SIPCallID == leg.SIPCallID() })
 	if e.By != ByCaller {
 		t.Errorf("A's hangup of the referring leg = %+v, want by=caller", e)
 	}

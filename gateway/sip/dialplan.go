@@ -4,22 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/parley-cc/parley/gateway/rtp/media"
 )
 
 // ErrNoRoute is returned by a Dialplan for a destination it does not know; the caller gets 404.
 var ErrNoRoute = errors.New("no route to destination")
 
-// Application runs over an answered call's media until it returns or the call ends;
-// when it returns first the gateway hangs up.
-type Application interface {
-	Run(ctx context.Context, call *Call) error
-}
-
-// ApplicationFunc adapts a function to the Application interface.
-type ApplicationFunc func(ctx context.Context, call *Call) error
-
-// Run calls f.
-func (f ApplicationFunc) Run(ctx context.Context, call *Call) error { return f(ctx, call) }
+// ErrUnavailable is returned by a Dialplan for a known destination that cannot take the call now
+// (an agent whose phone is not registered); the caller gets 480.
+var ErrUnavailable = errors.New("destination temporarily unavailable")
 
 // Inbound describes an incoming call for routing.
 type Inbound struct {
@@ -36,8 +30,8 @@ type Inbound struct {
 type Destination struct {
 	// Name identifies the extension, application or queue, e.g. "echo" or "sales".
 	Name string
-	// App runs once the call is answered.
-	App Application
+	// App runs on the call once it is answered; when it returns first the gateway hangs up.
+	App media.Application
 }
 
 // Dialplan maps an inbound call to a destination, returning ErrNoRoute for unknown ones.
@@ -46,7 +40,7 @@ type Dialplan interface {
 }
 
 // Extensions is a static Dialplan from request-URI user to application.
-type Extensions map[string]Application
+type Extensions map[string]media.Application
 
 // Route looks the request-URI user up in the map.
 func (e Extensions) Route(_ context.Context, call Inbound) (Destination, error) {

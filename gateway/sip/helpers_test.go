@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/parley-cc/parley/gateway/rtp/media"
 )
 
 // requireBinary finds a peer program or skips; with CI=true a missing peer fails the test.
@@ -115,7 +118,7 @@ func (l *eventLog) wait(t testing.TB, timeout time.Duration, what string, ok fun
 }
 
 // waitForCall blocks until the application sees the call end.
-func waitForCall(ctx context.Context, call *Call) error {
+func waitForCall(ctx context.Context, call media.Call) error {
 	select {
 	case <-ctx.Done():
 		return nil
@@ -180,17 +183,22 @@ type sippResult struct {
 func runSIPp(t testing.TB, ctx context.Context, dir string, s *Server, args ...string) sippResult {
 	t.Helper()
 	bin := requireBinary(t, "sipp")
-	port := freeUDPPort(t)
-	full := append([]string{"127.0.0.1:" + strconv.Itoa(s.Addr().Port), "-i", "127.0.0.1", "-p", strconv.Itoa(port),
-		"-mi", "127.0.0.1", "-mp", strconv.Itoa(freeUDPPort(t) &^ 1), "-nostdin", "-trace_err", "-error_file", filepath.Join(t.TempDir(), "err.log"),
-		"-timeout", "60s", "-max_recv_loops", "100000"}, args...)
-	cmd := exec.CommandContext(ctx, bin, full...)
-	cmd.Dir = dir
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	errLog, _ := os.ReadFile(full[slicesIndex(full, "-error_file")+1])
-	return sippResult{err: err, output: out.String() + "\n--- sipp errors ---\n" + lastLines(string(errLog), 40)}
+	for attempt := 1; ; attempt++ {
+		port := freeUDPPort(t)
+		full := append([]string{"127.0.0.1:" + strconv.Itoa(s.Addr().Port), "-i", "127.0.0.1", "-p", strconv.Itoa(port),
+			"-mi", "127.0.0.1", "-mp", strconv.Itoa(freeUDPPort(t) &^ 1), "-nostdin", "-trace_err", "-error_file", filepath.Join(t.TempDir(), "err.log"),
+			"-timeout", "60s", "-max_recv_loops", "100000"}, args...)
+		cmd := exec.CommandContext(ctx, bin, full...)
+		cmd.Dir = dir
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		if err != nil && attempt < 3 && strings.Contains(out.String(), "Address already in use") {
+			continue // another test took the port between our check and SIPp's bind
+		}
+		errLog, _ := os.ReadFile(full[slicesIndex(full, "-error_file")+1])
+		return sippResult{err: err, output: out.String() + "\n--- sipp errors ---\n" + lastLines(string(errLog), 40)}
+	}
 }
 
 func slicesIndex(s []string, v string) int {
@@ -301,3 +309,24 @@ func startSIPpUAS(t testing.TB, ctx context.Context, args ...string) (port int, 
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// freeUDPPort returns a loopback port free for UDP and for TCP (SIPp's t1
+// transport binds TCP on it); other test packages pick ports concurrently,
+// so runSIPp still retries a bind that lost the race.
+func freeUDPPort(t testing.TB) int {
+	t.Helper()
+	for range 50 {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := c.LocalAddr().(*net.UDPAddr).Port
+		c.Close()
+		if l, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			l.Close()
+			return port
+		}
+	}
+	t.Fatal("no loopback port free for both UDP and TCP")
+	return 0
+}

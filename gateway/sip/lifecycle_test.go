@@ -103,7 +103,7 @@ func TestShutdownDrains(t *testing.T) {
 func TestFloodKeepsAudio(t *testing.T) {
 	dir := sharedData(t, "sipp")
 	events := newEventLog()
-	s := startServer(t, Config{MaxCalls: 2, DataDir: t.TempDir()}, Deps{Dialplan: Extensions{"record": Record(time.Minute)}, Events: events})
+	s := startServer(t, Config{MaxCalls: 2, DataDir: t.TempDir()}, Deps{Dialplan: Extensions{"record": recordApp(t.TempDir())}, Events: events})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup

@@ -7,7 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parley-cc/parley/gateway/sip/internal/media"
+	"github.com/parley-cc/parley/gateway/rtp/g711"
+	"github.com/parley-cc/parley/gateway/rtp/media"
 )
 
 // wavStats reads a 16-bit WAV written by the recorder: duration and, per channel, how many
@@ -63,7 +64,7 @@ func pcapLoudSeconds(t testing.TB, path string) float64 {
 			continue
 		}
 		for _, a := range rtp[12:] {
-			pcm = append(pcm, media.DecodeALaw(a))
+			pcm = append(pcm, g711.DecodeAlawSample(a))
 		}
 	}
 	loud := 0
@@ -79,11 +80,19 @@ func pcapLoudSeconds(t testing.TB, path string) float64 {
 	return float64(loud) * 0.02
 }
 
+// recordApp records each caller's message under dir/messages, named by the call id.
+func recordApp(dir string) media.Application {
+	return media.ApplicationFunc(func(ctx context.Context, c media.Call) error {
+		r := &media.Record{DataDir: dir, Name: c.ID(), MaxDuration: time.Minute}
+		return r.Run(ctx, c)
+	})
+}
+
 // TestSIPpUACPcapRecorded plays SIPp's 8 s PCMA capture and an RFC 4733 '1' into the record application.
 func TestSIPpUACPcapRecorded(t *testing.T) {
 	dir := sharedData(t, "sipp")
 	events := newEventLog()
-	s := startServer(t, Config{DataDir: t.TempDir()}, Deps{Dialplan: Extensions{"record": Record(time.Minute)}, Events: events})
+	s := startServer(t, Config{DataDir: t.TempDir()}, Deps{Dialplan: Extensions{"record": recordApp(t.TempDir())}, Events: events})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	res := runSIPp(t, ctx, dir, s, "-sn", "uac_pcap", "-s", "record", "-m", "1", "-r", "1")

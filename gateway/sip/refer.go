@@ -120,11 +120,11 @@ func (c *Call) notifyRefer(ctx context.Context, frag string, final bool) {
 		siplib.NewHeader("Subscription-State", state),
 	}, "message/sipfrag;version=2.0", []byte(frag+"\r\n"))
 	if err != nil {
-		c.srv.log.Warn("sip: NOTIFY for REFER failed", "call_id", c.ID, "error", err)
+		c.srv.log.Warn("sip: NOTIFY for REFER failed", "call_id", c.id, "error", err)
 		return
 	}
 	if res.StatusCode >= 300 {
-		c.srv.log.Warn("sip: NOTIFY for REFER rejected", "call_id", c.ID, "status", res.StatusCode)
+		c.srv.log.Warn("sip: NOTIFY for REFER rejected", "call_id", c.id, "status", res.StatusCode)
 	}
 }
 
@@ -162,11 +162,11 @@ func (s *Server) onRefer(req *siplib.Request, tx siplib.ServerTransaction) {
 			if errors.As(err, &de) {
 				frag = fmt.Sprintf("SIP/2.0 %d %s", de.StatusCode, de.Reason)
 			}
-			s.log.Info("sip: transfer requested by peer failed", "call_id", c.ID, "target", target.String(), "error", err)
+			s.log.Info("sip: transfer requested by peer failed", "call_id", c.id, "target", target.String(), "error", err)
 			c.notifyRefer(ctx, frag, true)
 			return
 		}
-		s.log.Info("sip: transfer requested by peer answered", "call_id", c.ID, "new_call_id", leg.ID, "target", target.String())
+		s.log.Info("sip: transfer requested by peer answered", "call_id", c.id, "new_call_id", leg.id, "target", target.String())
 		c.notifyRefer(ctx, "SIP/2.0 200 OK", true)
 	}()
 }

@@ -42,7 +42,7 @@ type Server struct {
 	srv       *sipgo.Server
 	client    *sipgo.Client
 	registrar *Registrar
-	ports     *portPool
+	bindIP    net.IP // RTP sessions bind here
 	codecs    []Codec
 
 	ready    chan struct{}
@@ -96,8 +96,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if h, err := netip.ParseAddr(host); err == nil && h.Is4() {
 		bindIP = h
 	}
-	s.ports = newPortPool(bindIP, cfg.RTPPortMin, cfg.RTPPortMax)
-	s.ua, err = sipgo.NewUA(sipgo.WithUserAgent(cfg.UserAgent), sipgo.WithUserAgentHostname(ip.String()))
+	s.bindIP = net.IP(bindIP.AsSlice())
+	dropped := newDropLog(s.log)
+	s.ua, err = sipgo.NewUA(sipgo.WithUserAgent(cfg.UserAgent), sipgo.WithUserAgentHostname(ip.String()),
+		sipgo.WithUserAgentTransportLayerOptions(siplib.WithTransportLayerLogger(dropped)),
+		sipgo.WithUserAgentTransactionLayerOptions(siplib.WithTransactionLayerLogger(dropped)))
 	if err != nil {
 		return nil, fmt.Errorf("sip gateway: user agent: %w", err)
 	}
@@ -220,6 +223,9 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Drain makes new INVITEs get 503 with Retry-After while calls in flight go on.
+func (s *Server) Drain() { s.draining.Store(true) }
 
 // Shutdown stops accepting calls (new INVITEs get 503), waits for calls to end until ctx is done,
 // then hangs up the rest with BYE and stops the listeners.
@@ -354,7 +360,7 @@ func (s *Server) onBye(req *siplib.Request, tx siplib.ServerTransaction) {
 		err = c.uac.ReadBye(req, tx)
 	}
 	if err != nil {
-		s.log.Warn("sip: BYE rejected", "call_id", c.ID, "error", err)
+		s.log.Warn("sip: BYE rejected", "call_id", c.id, "error", err)
 		s.reply(tx, req, 400, "Bad Request")
 		return
 	}
@@ -377,11 +383,14 @@ func (s *Server) onInvite(req *siplib.Request, tx siplib.ServerTransaction) {
 		return
 	}
 	if s.draining.Load() {
+		s.log.Info("sip: INVITE refused while draining", "call_id", callIDOf(req))
 		s.reply(tx, req, 503, "Service Unavailable", siplib.NewHeader("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter.Seconds()))))
+		s.missed(req, "", 503, DispositionBusy, "node draining")
 		return
 	}
 	if !s.reserve() {
 		s.reply(tx, req, 503, "Service Unavailable", siplib.NewHeader("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter.Seconds()))))
+		s.missed(req, "", 503, DispositionBusy, "node at capacity")
 		return
 	}
 	released := false
@@ -398,6 +407,21 @@ func (s *Server) onInvite(req *siplib.Request, tx siplib.ServerTransaction) {
 		return
 	}
 	c.start()
+}
+
+// missed reports an inbound call that was never answered (see EventMissed).
+func (s *Server) missed(req *siplib.Request, destination string, code int, disposition, reason string) {
+	id := callIDOf(req)
+	e := Event{Kind: EventMissed, CallID: CallRef(id), SIPCallID: id, Inbound: true, Destination: destination,
+		Code: code, Disposition: disposition, Reason: reason}
+	if f := req.From(); f != nil {
+		e.From = f.Address.String()
+	}
+	if t := req.To(); t != nil {
+		e.To = t.Address.String()
+	}
+	s.log.Info("sip: call missed", "call_id", e.CallID, "code", code, "disposition", disposition, "reason", reason)
+	s.emit(e)
 }
 
 func callIDOf(req *siplib.Request) string {
@@ -419,11 +443,16 @@ func (s *Server) answer(req *siplib.Request, tx siplib.ServerTransaction, releas
 	}
 	dest, err := s.deps.Dialplan.Route(ctx, in)
 	if err != nil {
-		if errors.Is(err, ErrNoRoute) {
+		switch {
+		case errors.Is(err, ErrNoRoute):
 			s.reply(tx, req, 404, "Not Found")
-		} else {
+		case errors.Is(err, ErrUnavailable):
+			s.reply(tx, req, 480, "Temporarily Unavailable")
+			s.missed(req, in.User, 480, DispositionUnavailable, err.Error())
+		default:
 			s.log.Error("sip: dialplan failed", "user", in.User, "error", err)
 			s.reply(tx, req, 500, "Server Internal Error")
+			s.missed(req, in.User, 500, DispositionFailed, "dialplan: "+err.Error())
 		}
 		return nil, fmt.Errorf("route %q: %w", in.User, err)
 	}
@@ -444,6 +473,9 @@ func (s *Server) answer(req *siplib.Request, tx siplib.ServerTransaction, releas
 				code, reason = 400, "Bad Request"
 			}
 			s.reply(tx, req, code, reason, siplib.NewHeader("Warning", fmt.Sprintf("399 %s %q", s.publicIP, truncate(err.Error(), 200))))
+			if code == 488 {
+				s.missed(req, dest.Name, 488, DispositionNoCodec, err.Error())
+			}
 			return nil, fmt.Errorf("offer: %w", err)
 		}
 		offer = &m
@@ -467,6 +499,10 @@ func (s *Server) answer(req *siplib.Request, tx siplib.ServerTransaction, releas
 		s.removeCall(dialog.ID)
 		if code > 0 {
 			_ = dialog.Respond(code, reason, nil)
+			s.missed(req, dest.Name, code, DispositionFailed, err.Error())
+		} else if dialog.Context().Err() != nil {
+			// The transaction layer answered the CANCEL (200) and the INVITE (487).
+			s.missed(req, dest.Name, 487, DispositionCancelled, "caller cancelled while ringing")
 		}
 		dialog.Close()
 		c.closeMedia()
@@ -477,7 +513,7 @@ func (s *Server) answer(req *siplib.Request, tx siplib.ServerTransaction, releas
 		return fail(0, "", fmt.Errorf("180: %w", err))
 	}
 	if err := c.openMedia(); err != nil {
-		s.log.Error("sip: no media for call", "call_id", c.ID, "error", err)
+		s.log.Error("sip: no media for call", "call_id", c.id, "error", err)
 		return fail(503, "Service Unavailable", err)
 	}
 	if s.cfg.RingTime > 0 {
@@ -517,7 +553,7 @@ func (s *Server) answer(req *siplib.Request, tx siplib.ServerTransaction, releas
 			_, err = c.setRemote(m, a, false)
 		}
 		if err != nil {
-			s.log.Warn("sip: late-offer answer in ACK unusable", "call_id", c.ID, "error", err)
+			s.log.Warn("sip: late-offer answer in ACK unusable", "call_id", c.id, "error", err)
 			c.end(BySystem, "bad SDP answer in ACK", true)
 			return nil, fmt.Errorf("ACK answer: %w", err)
 		}

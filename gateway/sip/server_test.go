@@ -6,9 +6,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parley-cc/parley/gateway/rtp/media"
 )
 
-func holdApp() Application { return ApplicationFunc(waitForCall) }
+func holdApp() media.Application { return media.ApplicationFunc(waitForCall) }
 
 func TestSIPpBasicCall(t *testing.T) {
 	events := newEventLog()
@@ -43,7 +45,8 @@ func waitIdle(t testing.TB, s *Server) {
 }
 
 func TestSIPpRejections(t *testing.T) {
-	s := startServer(t, Config{}, Deps{Dialplan: Extensions{"service": holdApp()}})
+	events := newEventLog()
+	s := startServer(t, Config{}, Deps{Dialplan: Extensions{"service": holdApp()}, Events: events})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	tests := []struct {
@@ -64,6 +67,16 @@ func TestSIPpRejections(t *testing.T) {
 		})
 	}
 	waitIdle(t, s)
+	// Only the call that reached a destination is someone's missed call.
+	var missed []Event
+	for _, e := range events.all() {
+		if e.Kind == EventMissed {
+			missed = append(missed, e)
+		}
+	}
+	if len(missed) != 1 || missed[0].Code != 488 || missed[0].Disposition != DispositionNoCodec {
+		t.Fatalf("missed events %+v, want one with code 488, disposition no_codec", missed)
+	}
 }
 
 // exchange sends one datagram and returns the first response line, or "" on timeout.

@@ -157,11 +157,16 @@ func TestSIPpCancelWhileRinging(t *testing.T) {
 	if n := events.count(EventAnswered); n != 0 {
 		t.Fatalf("a cancelled call produced %d answered events", n)
 	}
+	e := events.wait(t, 5*time.Second, "missed", func(e Event) bool { return e.Kind == EventMissed })
+	if e.Code != 487 || e.Disposition != DispositionCancelled || e.Destination != "service" || e.CallID == "" || e.From == "" {
+		t.Fatalf("missed event %+v, want code 487, disposition cancelled, destination service, a call id and the caller", e)
+	}
 }
 
 // TestCapacity503 fills the node with long calls and checks that one more INVITE gets 503 with Retry-After.
 func TestCapacity503(t *testing.T) {
-	s := startServer(t, Config{MaxCalls: 2, RetryAfter: 7 * time.Second}, Deps{Dialplan: Extensions{"service": holdApp()}})
+	events := newEventLog()
+	s := startServer(t, Config{MaxCalls: 2, RetryAfter: 7 * time.Second}, Deps{Dialplan: Extensions{"service": holdApp()}, Events: events})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -190,4 +195,13 @@ func TestCapacity503(t *testing.T) {
 		t.Fatalf("calls already up failed while the node was full: %v\n%s", res.err, res.output)
 	}
 	waitIdle(t, s)
+	busy := 0
+	for _, e := range events.all() {
+		if e.Kind == EventMissed && e.Code == 503 && e.Disposition == DispositionBusy {
+			busy++
+		}
+	}
+	if busy != 3 {
+		t.Fatalf("%d busy missed-call events, want one per refused INVITE (3)", busy)
+	}
 }

@@ -8,9 +8,9 @@ import (
 
 	"github.com/parley-cc/parley/gateway/rtp/audio"
 	"github.com/parley-cc/parley/gateway/rtp/g711"
-	"github.com/parley-cc/parley/gateway/rtp/internal/pcapfile"
-	"github.com/parley-cc/parley/gateway/rtp/internal/shareddata"
 	"github.com/parley-cc/parley/gateway/rtp/wav"
+	"github.com/parley-cc/parley/internal/pcapfile"
+	"github.com/parley-cc/parley/internal/shareddata"
 )
 
 func tone(digit byte, ms int, amp float64) []int16 {
@@ -265,5 +265,18 @@ func BenchmarkDetectorFrame(b *testing.B) {
 	for b.Loop() {
 		d.Process(&frames[i%len(frames)])
 		i++
+	}
+}
+
+// BenchmarkDetectorQuietFrame is the common case on a call: line noise or pauses.
+func BenchmarkDetectorQuietFrame(b *testing.B) {
+	d := NewDetector(DetectorConfig{})
+	q := noise(20)
+	for i := range q {
+		q[i] /= 64 // about -50 dBFS
+	}
+	frames := audio.Frames(q)
+	for b.Loop() {
+		d.Process(&frames[0])
 	}
 }

@@ -93,7 +93,10 @@ func (d *Detector) classify(f *audio.Frame) byte {
 	for _, v := range f {
 		total += float64(v) * float64(v)
 	}
-	if total == 0 {
+	// A frequency's Goertzel power is at most N times the frame's energy
+	// (Cauchy-Schwarz), so a frame this quiet cannot hold a tone loud
+	// enough: skip the filters (most frames of a call are such).
+	if total*audio.FrameSamples < d.minPower {
 		return 0
 	}
 	var rows, cols [4]float64

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/parley-cc/parley/gateway/rtp/audio"
-	"github.com/parley-cc/parley/gateway/rtp/internal/shareddata"
+	"github.com/parley-cc/parley/internal/shareddata"
 )
 
 // memFile is an in-memory io.WriteSeeker.
@@ -224,6 +224,47 @@ func TestRecorderStereoAlignedWithGaps(t *testing.T) {
 		if l, r := at(c.sec); l != c.l || r != c.r {
 			t.Errorf("at %.2f s: left %d right %d, want %d %d", c.sec, l, r, c.l, c.r)
 		}
+	}
+}
+
+func TestRecorderPadToNowSpansTheCall(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	rec, err := NewRecorder(t.TempDir(), "call-43", WithClock(clk.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var caller audio.Frame
+	caller[0] = 1000
+	for i := 0; i < 10; i++ { // 200 ms of caller audio, then 1 s with none
+		if err := rec.Write(Caller, &caller); err != nil {
+			t.Fatal(err)
+		}
+		clk.advance(20 * time.Millisecond)
+	}
+	clk.advance(time.Second)
+	if err := rec.PadToNow(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(rec.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	a, err := Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if frames := len(a.Samples) / 2; frames != 60*160 {
+		t.Fatalf("%d sample frames (%.3f s), want 1.2 s", frames, float64(frames)/8000)
+	}
+	if a.Samples[2*9*160] != 1000 || a.Samples[2*10*160] != 0 {
+		t.Fatalf("caller audio not where it was spoken: slot 9 %d, slot 10 %d", a.Samples[2*9*160], a.Samples[2*10*160])
+	}
+	if err := rec.PadToNow(); err == nil {
+		t.Fatal("PadToNow after Close succeeded")
 	}
 }
 
