@@ -46,10 +46,17 @@ type Config struct {
 	// a vector similarity of at least GoodVectorScore (default 0.35).
 	GoodLexicalScore float64
 	GoodVectorScore  float64
-	Booster          Booster        // optional helpfulness signal
-	Observer         SearchObserver // optional search analytics
-	Logger           *slog.Logger
-	Now              func() time.Time // clock for validity filters; default time.Now
+	// VectorTimeout bounds the vector half of a hybrid search (default
+	// 2s); with a caller's deadline it gets at most two thirds of the time
+	// left, so a hanging vector index still leaves time for lexical
+	// results. After a failure hybrid searches skip the vector index for
+	// BreakerInterval (default 1s), then try it again.
+	VectorTimeout   time.Duration
+	BreakerInterval time.Duration
+	Booster         Booster        // optional helpfulness signal
+	Observer        SearchObserver // optional search analytics
+	Logger          *slog.Logger
+	Now             func() time.Time // clock for validity filters; default time.Now
 }
 
 func (c Config) withDefaults() Config {
@@ -70,6 +77,12 @@ func (c Config) withDefaults() Config {
 	def(&c.GoodVectorScore, 0.35)
 	if c.Candidates <= 0 {
 		c.Candidates = 50
+	}
+	if c.VectorTimeout <= 0 {
+		c.VectorTimeout = 2 * time.Second
+	}
+	if c.BreakerInterval <= 0 {
+		c.BreakerInterval = time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -100,6 +113,8 @@ type Base struct {
 	// titles ranks whole documents by title alone: in FAQ-style bases the
 	// question wording is the strongest single signal.
 	titles *lexical.Index
+
+	breaker breaker
 
 	mu     sync.RWMutex
 	docs   map[string]*docState
@@ -368,6 +383,13 @@ func (b *Base) Document(id string) (Document, bool) {
 	return ds.doc, true
 }
 
+// Stats counts what the base holds.
+func (b *Base) Stats() (documents, chunks int) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return len(b.docs), len(b.chunks)
+}
+
 // DocumentIDs lists ingested documents, sorted.
 func (b *Base) DocumentIDs() []string {
 	b.mu.RLock()
@@ -460,28 +482,44 @@ type Query struct {
 // Hit is a ranked document with the passage that matched best, as a
 // citation.
 type Hit struct {
-	DocumentID   string
-	Title        string
-	Version      int
-	ChunkID      string
-	Chunk        int
-	Headings     []string
-	Passage      string
-	Score        float64 // fused score after the feedback boost
-	LexicalRank  int     // 1-based rank in the BM25 list, 0 if absent
-	VectorRank   int     // 1-based rank in the vector list, 0 if absent
-	VectorScore  float32 // cosine similarity of the best vector chunk
-	LexicalScore float64 // BM25 score of the best lexical chunk
+	DocumentID   string   `json:"document_id"`
+	Title        string   `json:"title"`
+	Version      int      `json:"version"`
+	ChunkID      string   `json:"chunk_id"`
+	Chunk        int      `json:"chunk"`
+	Headings     []string `json:"headings,omitempty"`
+	Passage      string   `json:"passage"`
+	Score        float64  `json:"score"`         // fused score after the feedback boost
+	LexicalRank  int      `json:"lexical_rank"`  // 1-based rank in the BM25 list, 0 if absent
+	VectorRank   int      `json:"vector_rank"`   // 1-based rank in the vector list, 0 if absent
+	VectorScore  float32  `json:"vector_score"`  // cosine similarity of the best vector chunk
+	LexicalScore float64  `json:"lexical_score"` // BM25 score of the best lexical chunk
 }
 
 // ErrEmptyQuery reports a query with no searchable text.
 var ErrEmptyQuery = errors.New("empty query")
 
+// Result is a search's hits and how they were found.
+type Result struct {
+	Hits []Hit
+	// Degraded is set when a hybrid search could not reach the vector index
+	// and ranked by the lexical retrievers alone; Warning says why.
+	Degraded bool
+	Warning  string
+}
+
 // Search ranks documents for q. In hybrid mode an unavailable vector index
-// degrades to lexical results with a logged warning.
+// degrades to lexical results with a logged warning (SearchResult says so).
 func (b *Base) Search(ctx context.Context, q Query) ([]Hit, error) {
+	r, err := b.SearchResult(ctx, q)
+	return r.Hits, err
+}
+
+// SearchResult is Search with the degradation made visible to the caller.
+func (b *Base) SearchResult(ctx context.Context, q Query) (Result, error) {
+	var res Result
 	if strings.TrimSpace(q.Text) == "" {
-		return nil, fmt.Errorf("search: %w", ErrEmptyQuery)
+		return res, fmt.Errorf("search: %w", ErrEmptyQuery)
 	}
 	if q.K <= 0 {
 		q.K = 5
@@ -543,12 +581,28 @@ func (b *Base) Search(ctx context.Context, q Query) ([]Hit, error) {
 		}
 	}
 	if q.Mode != LexicalOnly {
-		hits, err := b.vectorSearch(ctx, q.Text, cand*2, f)
+		var hits []index.Hit
+		var err error
+		if wait, open := b.breaker.open(b.cfg.Now()); open && q.Mode == Hybrid {
+			// The index failed moments ago: don't make every search wait
+			// for it to fail again.
+			err = fmt.Errorf("%w: failed recently, next attempt in %s", index.ErrUnavailable, wait.Round(time.Millisecond))
+		} else {
+			vctx, cancel := b.vectorContext(ctx)
+			hits, err = b.vectorSearch(vctx, q.Text, cand*2, f)
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				b.breaker.trip(b.cfg.Now(), b.cfg.BreakerInterval)
+			}
+		}
 		switch {
 		case err != nil && q.Mode == VectorOnly:
-			return nil, fmt.Errorf("search: %w", err)
+			return res, fmt.Errorf("search: %w", err)
 		case err != nil:
-			b.cfg.Logger.Warn("knowledge search degraded to lexical: vector index failed", "err", err)
+			if n, ok := b.breaker.warn(b.cfg.Now()); ok {
+				b.cfg.Logger.Warn("knowledge search degraded to lexical: vector index failed", "err", err, "degraded_since_last_warning", n)
+			}
+			res.Degraded, res.Warning = true, "vector index unavailable; lexical results only: "+err.Error()
 		default:
 			rank := 0
 			for _, h := range hits {
@@ -605,7 +659,8 @@ func (b *Base) Search(ctx context.Context, q Query) ([]Hit, error) {
 		}
 		b.cfg.Observer.ObserveSearch(q.Text, ids, b.goodResult(out))
 	}
-	return out, nil
+	res.Hits = out
+	return res, nil
 }
 
 // goodResult judges whether the top hit plausibly answers the query: it
@@ -631,6 +686,52 @@ func (b *Base) vectorSearch(ctx context.Context, text string, k int, f index.Fil
 		return nil, fmt.Errorf("vector search: %w", err)
 	}
 	return hits, nil
+}
+
+// vectorContext bounds the vector search: VectorTimeout, and at most two
+// thirds of the caller's remaining time.
+func (b *Base) vectorContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := b.cfg.VectorTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		d = min(d, time.Until(dl)*2/3)
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// breaker remembers a failing vector index so hybrid searches degrade at
+// once instead of each waiting for the failure, and rate-limits the
+// degradation warning.
+type breaker struct {
+	mu         sync.Mutex
+	openUntil  time.Time
+	lastWarn   time.Time
+	suppressed int
+}
+
+func (br *breaker) open(now time.Time) (time.Duration, bool) {
+	br.mu.Lock()
+	defer br.mu.Unlock()
+	return br.openUntil.Sub(now), now.Before(br.openUntil)
+}
+
+func (br *breaker) trip(now time.Time, d time.Duration) {
+	br.mu.Lock()
+	br.openUntil = now.Add(d)
+	br.mu.Unlock()
+}
+
+// warn reports whether to log a degraded search now (at most every 10 s)
+// and how many degraded searches went unlogged since the last warning.
+func (br *breaker) warn(now time.Time) (int, bool) {
+	br.mu.Lock()
+	defer br.mu.Unlock()
+	if now.Sub(br.lastWarn) < 10*time.Second {
+		br.suppressed++
+		return 0, false
+	}
+	n := br.suppressed + 1
+	br.lastWarn, br.suppressed = now, 0
+	return n, true
 }
 
 func docOf(chunkID string) string {

@@ -27,25 +27,40 @@ const (
 
 // Vote is one helpful/unhelpful judgement of a document for a query.
 type Vote struct {
-	Query      string
-	DocumentID string
-	Helpful    bool
-	Source     Source
-	At         time.Time
+	Query      string    `json:"query"`
+	DocumentID string    `json:"document_id"`
+	Version    int       `json:"version,omitempty"`
+	Helpful    bool      `json:"helpful"`
+	Source     Source    `json:"source"`
+	CallID     string    `json:"call_id,omitempty"`
+	Actor      string    `json:"actor,omitempty"` // agent id, or empty for the bot
+	At         time.Time `json:"at"`
+}
+
+func validate(v Vote) error {
+	if strings.TrimSpace(v.DocumentID) == "" {
+		return fmt.Errorf("record feedback: empty document id")
+	}
+	switch v.Source {
+	case SourceAgent, SourceBot:
+	default:
+		return fmt.Errorf("record feedback for %q: unknown source %q (want agent or bot)", v.DocumentID, v.Source)
+	}
+	return nil
 }
 
 // QueryStat counts a normalised query; Query is its first wording seen.
 type QueryStat struct {
-	Query string
-	Count int
+	Query string `json:"query"`
+	Count int    `json:"count"`
 }
 
 // DocumentStat counts how a document fared.
 type DocumentStat struct {
-	DocumentID string
-	Shown      int // times in the top results of a search
-	Helpful    int
-	Unhelpful  int
+	DocumentID string `json:"document_id"`
+	Shown      int    `json:"shown"` // times in the top results of a search
+	Helpful    int    `json:"helpful"`
+	Unhelpful  int    `json:"unhelpful"`
 }
 
 // Store is what the knowledge base needs from feedback storage; Memory is
@@ -91,13 +106,8 @@ func Normalize(query string) string {
 
 // Record stores a vote.
 func (m *Memory) Record(ctx context.Context, v Vote) error {
-	if strings.TrimSpace(v.DocumentID) == "" {
-		return fmt.Errorf("record feedback: empty document id")
-	}
-	switch v.Source {
-	case SourceAgent, SourceBot:
-	default:
-		return fmt.Errorf("record feedback for %q: unknown source %q (want agent or bot)", v.DocumentID, v.Source)
+	if err := validate(v); err != nil {
+		return err
 	}
 	key := pair{Normalize(v.Query), v.DocumentID}
 	m.mu.Lock()
@@ -251,3 +261,23 @@ func (m *Memory) Unhelpful(n int) []DocumentStat {
 }
 
 var _ Store = (*Memory)(nil)
+
+// Analytics is what editors see: where the knowledge base falls short.
+type Analytics struct {
+	TopQueries   []QueryStat    `json:"top_queries"`
+	NoGoodResult []QueryStat    `json:"no_good_result"` // searches whose best hit was weak, or voted unhelpful
+	NeverUsed    []string       `json:"never_used"`     // articles never in a top-3 result nor voted on
+	Unhelpful    []DocumentStat `json:"unhelpful"`      // more unhelpful than helpful votes, worst first
+}
+
+// Report gathers the analytics of s over the given articles, n rows per list.
+func Report(s Store, documentIDs []string, n int) Analytics {
+	a := Analytics{TopQueries: s.TopQueries(n), NoGoodResult: s.NoGoodResult(n), NeverUsed: s.NeverUsed(documentIDs), Unhelpful: s.Unhelpful(n)}
+	if a.NeverUsed == nil {
+		a.NeverUsed = []string{}
+	}
+	if a.Unhelpful == nil {
+		a.Unhelpful = []DocumentStat{}
+	}
+	return a
+}

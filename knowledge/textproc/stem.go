@@ -1,5 +1,10 @@
 package textproc
 
+import (
+	"strings"
+	"sync"
+)
+
 // Stem reduces a lowercase English word to its Porter (1980) stem, so that
 // "connection", "connected" and "connecting" share one term. Words shorter
 // than three letters and words with non-ASCII letters are returned as is.
@@ -12,6 +17,32 @@ func Stem(w string) string {
 			return w
 		}
 	}
+	stemCache.RLock()
+	st, ok := stemCache.m[w]
+	stemCache.RUnlock()
+	if ok {
+		return st
+	}
+	st = porter(w)
+	stemCache.Lock()
+	if len(stemCache.m) >= maxStemCache {
+		clear(stemCache.m) // a vocabulary this large is rare; start over
+	}
+	stemCache.m[strings.Clone(w)] = st
+	stemCache.Unlock()
+	return st
+}
+
+// stemCache remembers stems: ingestion stems every word twice (embedding
+// and BM25) and vocabularies are small, so most calls are repeats.
+var stemCache = struct {
+	sync.RWMutex
+	m map[string]string
+}{m: map[string]string{}}
+
+const maxStemCache = 200_000
+
+func porter(w string) string {
 	s := stemmer{b: []byte(w)}
 	s.step1ab()
 	s.step1c()

@@ -59,7 +59,9 @@ type Embedder struct {
 	// idf[h%idfBuckets] is the learned inverse document frequency; nil
 	// before Train, when every feature weighs 1.
 	idf   []float32
+	df    []uint32 // document frequencies behind idf, kept for SaveFile
 	docs  int
+	fp    uint64 // fingerprint of df: two trainings with the same fingerprint embed alike
 	model string
 }
 
@@ -72,8 +74,8 @@ func New(o Options) *Embedder {
 }
 
 func (e *Embedder) modelName() string {
-	return fmt.Sprintf("local-hash-v1-d%d-g%d%d-w%.2f-b%.2f-c%.2f-p%d-n%d",
-		e.o.Dimension, e.o.MinGram, e.o.MaxGram, e.o.WordWeight, e.o.BigramWeight, e.o.CharWeight, e.o.Projections, e.docs)
+	return fmt.Sprintf("local-hash-v1-d%d-g%d%d-w%.2f-b%.2f-c%.2f-p%d-n%d-f%016x",
+		e.o.Dimension, e.o.MinGram, e.o.MaxGram, e.o.WordWeight, e.o.BigramWeight, e.o.CharWeight, e.o.Projections, e.docs, e.fp)
 }
 
 // Dimension returns the vector size.
@@ -103,16 +105,32 @@ func (e *Embedder) Train(ctx context.Context, corpus []string) error {
 			}
 		})
 	}
-	n := float64(len(corpus))
+	e.setDF(df, len(corpus))
+	return nil
+}
+
+// setDF installs learned document frequencies over docs texts.
+func (e *Embedder) setDF(df []uint32, docs int) {
+	n := float64(docs)
 	idf := make([]float32, idfBuckets)
+	fp := uint64(docs)
 	for i, d := range df {
 		idf[i] = float32(math.Log((n+1)/(float64(d)+1)) + 1)
+		if d != 0 {
+			fp = splitmix(fp ^ uint64(i)<<32 ^ uint64(d))
+		}
 	}
 	e.mu.Lock()
-	e.idf, e.docs = idf, len(corpus)
+	e.idf, e.df, e.docs, e.fp = idf, df, docs, fp
 	e.model = e.modelName()
 	e.mu.Unlock()
-	return nil
+}
+
+// Trained reports how many texts the embedder was trained on (0: untrained).
+func (e *Embedder) Trained() int {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.docs
 }
 
 // Embed returns one L2-normalised vector per text.

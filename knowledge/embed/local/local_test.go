@@ -2,8 +2,12 @@ package local
 
 import (
 	"context"
+	"errors"
 	"math"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -70,5 +74,53 @@ func BenchmarkEmbed(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		e.Embed(context.Background(), []string{text})
+	}
+}
+
+func TestSaveLoadFileEmbedsAlike(t *testing.T) {
+	ctx := context.Background()
+	corpus := []string{"reset the router password", "refund a card payment", "roaming charges abroad", "router lights blink red"}
+	a := New(Options{})
+	if err := a.Train(ctx, corpus); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "kb", "embedder.bin")
+	if err := a.SaveFile(path); err != nil {
+		t.Fatal(err)
+	}
+	b := New(Options{})
+	if b.Model() == a.Model() {
+		t.Fatalf("untrained and trained embedders share model name %q", a.Model())
+	}
+	if err := b.LoadFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if b.Model() != a.Model() || b.Trained() != len(corpus) {
+		t.Fatalf("loaded model %q (%d docs), want %q (%d)", b.Model(), b.Trained(), a.Model(), len(corpus))
+	}
+	va, _ := a.Embed(ctx, []string{"router password reset"})
+	vb, _ := b.Embed(ctx, []string{"router password reset"})
+	for i := range va[0] {
+		if va[0][i] != vb[0][i] {
+			t.Fatalf("coordinate %d differs after load: %v vs %v", i, va[0][i], vb[0][i])
+		}
+	}
+	// Same size corpus, other words: another model name.
+	c := New(Options{})
+	_ = c.Train(ctx, []string{"a b c", "d e f", "g h i", "j k l"})
+	if c.Model() == a.Model() {
+		t.Fatalf("different corpora of equal size share model name %q", a.Model())
+	}
+	if err := New(Options{Dimension: 128}).LoadFile(path); !errors.Is(err, ErrOptionsChanged) {
+		t.Fatalf("load with other options: %v, want ErrOptionsChanged", err)
+	}
+	data, _ := os.ReadFile(path)
+	data[len(data)/2] ^= 0xff
+	_ = os.WriteFile(path, data, 0o644)
+	if err := New(Options{}).LoadFile(path); err == nil || !strings.Contains(err.Error(), "checksum") {
+		t.Fatalf("corrupt file: %v, want a checksum error", err)
+	}
+	if err := New(Options{}).LoadFile(path + ".missing"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing file: %v, want ErrNotExist", err)
 	}
 }

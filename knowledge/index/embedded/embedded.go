@@ -27,7 +27,7 @@ type Options struct {
 	// are re-ranked with exact float32 dot products. Default 20000
 	// (negative: always exhaustive).
 	QuantizedMinPoints int
-	Rerank             int // candidates re-ranked per wanted hit; default 64 (at least 256 in all)
+	Rerank             int // candidates re-ranked per wanted hit; default 96 (at least 256 in all)
 	// IVFMinPoints partitions the vectors into k-means lists at this many
 	// points (0: never); searches then scan the Probes nearest lists.
 	IVFMinPoints  int
@@ -40,9 +40,14 @@ type Options struct {
 type Index struct {
 	o     Options
 	words int // uint64 words per sign code
-	// distPool recycles per-query Hamming distance buffers.
-	distPool sync.Pool
-	mu       sync.RWMutex
+	// scratch recycles per-query buffers of the quantized search.
+	scratch sync.Pool
+	mu      sync.RWMutex
+	// gen counts layout changes (inserts, removals, rebuilds): cached
+	// filter selections are valid for one generation.
+	gen        uint64
+	selMu      sync.Mutex
+	selections map[string]*selection
 	// lists partition the vectors; one list with no centroid when exhaustive.
 	lists     []*list
 	byID      map[string]*entry
@@ -81,7 +86,7 @@ func Open(o Options) (*Index, error) {
 		o.QuantizedMinPoints = 20000
 	}
 	if o.Rerank <= 0 {
-		o.Rerank = 64
+		o.Rerank = 96
 	}
 	if o.Probes <= 0 {
 		o.Probes = 16
@@ -154,6 +159,7 @@ func (x *Index) Upsert(ctx context.Context, points []index.Point) error {
 }
 
 func (x *Index) insertLocked(p index.Point) {
+	x.gen++
 	vec := p.Vector
 	p.Vector = nil
 	li := 0
@@ -179,6 +185,7 @@ func (x *Index) removeLocked(id string) {
 	if !ok {
 		return
 	}
+	x.gen++
 	delete(x.byID, id)
 	if d := x.byDoc[e.p.DocumentID]; d != nil {
 		delete(d, id)

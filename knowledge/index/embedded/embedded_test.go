@@ -23,6 +23,73 @@ func TestContract(t *testing.T) {
 	})
 }
 
+// TestContractQuantized runs the contract with the sign-code search and its
+// cached filter selections on from the first point.
+func TestContractQuantized(t *testing.T) {
+	indextest.Run(t, func(t *testing.T, dim int) index.Index {
+		x, err := Open(Options{Dimension: dim, QuantizedMinPoints: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x
+	})
+}
+
+// TestSelectionFollowsWrites: a cached filter selection is rebuilt after
+// every write, so unpublishing, re-categorising, deleting and expiring
+// points show in the next search.
+func TestSelectionFollowsWrites(t *testing.T) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(9, 9))
+	pts := randomPoints(r, 3000, 32)
+	for i := range pts {
+		pts[i].Published = true
+		pts[i].Category = []string{"billing"}
+	}
+	x, _ := Open(Options{Dimension: 32, QuantizedMinPoints: 1000})
+	if err := x.Upsert(ctx, pts); err != nil {
+		t.Fatal(err)
+	}
+	f := index.Filter{PublishedOnly: true, CategoryPrefix: []string{"billing"}, At: time.Unix(1_700_000_000, 0)}
+	top := func() string {
+		hits, err := x.Search(ctx, pts[42].Vector, 1, f)
+		if err != nil || len(hits) != 1 {
+			t.Fatalf("search: %v %v", hits, err)
+		}
+		return hits[0].ID
+	}
+	if got := top(); got != pts[42].ID {
+		t.Fatalf("top %s, want %s", got, pts[42].ID)
+	}
+	for _, change := range []func(p *index.Point){
+		func(p *index.Point) { p.Published = false },
+		func(p *index.Point) { p.Category = []string{"network"} },
+		func(p *index.Point) { p.ValidUntil = 1_600_000_000 },
+		func(p *index.Point) { p.ValidFrom = 1_800_000_000 },
+	} {
+		p := pts[42]
+		change(&p)
+		if err := x.Upsert(ctx, []index.Point{p}); err != nil {
+			t.Fatal(err)
+		}
+		if got := top(); got == pts[42].ID {
+			t.Fatalf("point %s still found after %+v", got, p)
+		}
+		if err := x.Upsert(ctx, []index.Point{pts[42]}); err != nil {
+			t.Fatal(err)
+		}
+		if got := top(); got != pts[42].ID {
+			t.Fatalf("restored point not found first: %s", got)
+		}
+	}
+	if err := x.Delete(ctx, []string{pts[42].ID}); err != nil {
+		t.Fatal(err)
+	}
+	if got := top(); got == pts[42].ID {
+		t.Fatal("deleted point still found")
+	}
+}
+
 func randomPoints(r *rand.Rand, n, dim int) []index.Point {
 	pts := make([]index.Point, n)
 	for i := range pts {

@@ -94,6 +94,7 @@ func (x *Index) rebuildLocked() {
 		l.codes = appendCode(l.codes, v)
 	}
 	x.lists = lists
+	x.gen++
 	x.builtAt = n
 }
 

@@ -239,6 +239,7 @@ func (x *Index) load(path string) error {
 		}
 	}
 	x.lists = lists
+	x.gen++
 	vec := make([]float32, dim)
 	for i := uint64(0); i < count && r.err == nil; i++ {
 		li := int(r.u32("list"))

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	qc "github.com/qdrant/go-client/qdrant"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -34,7 +36,10 @@ type Options struct {
 	// SkipCompatibilityCheck skips the client/server version probe (needed
 	// against in-process test servers).
 	SkipCompatibilityCheck bool
-	Logger                 *slog.Logger
+	// MaxReconnectDelay caps gRPC's reconnect backoff (default 5s; gRPC's
+	// own is 2 minutes), so queued writes land soon after an outage ends.
+	MaxReconnectDelay time.Duration
+	Logger            *slog.Logger
 }
 
 // ParseURL reads a QDRANT_URL such as "http://localhost:6334" or
@@ -83,9 +88,16 @@ func Open(o Options) (*Index, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.MaxReconnectDelay <= 0 {
+		o.MaxReconnectDelay = 5 * time.Second
+	}
+	bo := backoff.DefaultConfig
+	bo.BaseDelay = min(bo.BaseDelay, o.MaxReconnectDelay)
+	bo.MaxDelay = o.MaxReconnectDelay
 	c, err := qc.NewClient(&qc.Config{
 		Host: o.Host, Port: o.Port, APIKey: o.APIKey, UseTLS: o.UseTLS,
 		SkipCompatibilityCheck: o.SkipCompatibilityCheck, PoolSize: 1,
+		GrpcOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{Backoff: bo, MinConnectTimeout: 2 * time.Second})},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open qdrant index %s:%d: %w", o.Host, o.Port, err)
