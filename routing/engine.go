@@ -124,6 +124,7 @@ type agent struct {
 	wrapGen   uint32
 	holding   bool
 	holdGen   uint32
+	engaged   bool // busy outside this engine (see SetEngaged)
 	misses    int
 	offers    []*offer
 	active    []*contact
@@ -411,7 +412,7 @@ func (e *Engine) reserve(c *contact, a *agent) {
 }
 
 func (a *agent) available(ch int) bool {
-	return a.presence == Available && !a.wrapping && !a.holding && a.load[ch] < a.caps[ch]
+	return a.presence == Available && !a.wrapping && !a.holding && !a.engaged && a.load[ch] < a.caps[ch]
 }
 
 func (e *Engine) unindex(a *agent) {
@@ -724,6 +725,45 @@ func (e *Engine) SetPresence(now time.Time, id string, p Presence, reason string
 		a.misses = 0
 	}
 	e.setPresence(a, p, reason)
+	return nil
+}
+
+// SetEngaged marks an agent engaged elsewhere: when several engines share
+// one agent (a Queue grain each, say) the agent's own arbiter tells every
+// engine that the agent holds an offer, a contact or wrap-up in another one.
+// An engaged agent stays logged in and staffed but gets no new offers; its
+// pending offers and contacts in this engine are kept.
+func (e *Engine) SetEngaged(now time.Time, id string, engaged bool) error {
+	e.begin(now)
+	a := e.agents[id]
+	if a == nil {
+		return fmt.Errorf("set engaged of %s: %w", id, ErrUnknownAgent)
+	}
+	if a.engaged == engaged {
+		return nil
+	}
+	a.engaged = engaged
+	e.reindex(a)
+	return nil
+}
+
+// Withdraw cancels a pending offer through no fault of the agent (the agent's
+// arbiter refused it, say): the contact returns to its place and the agent
+// is not charged a miss. Withdrawing an offer that ended already is
+// ErrUnknownOffer.
+func (e *Engine) Withdraw(now time.Time, offerID, reason string) error {
+	e.begin(now)
+	o := e.offers[offerID]
+	if o == nil || o.accepted {
+		return fmt.Errorf("withdraw %s: %w", offerID, ErrUnknownOffer)
+	}
+	c, a := o.c, o.a
+	e.cancelOffer(o, reason)
+	// The contact is placed while the agent is out of the pools, so another
+	// available agent is preferred over the one that could not take it.
+	e.unindex(a)
+	e.requeue(c)
+	e.reindex(a)
 	return nil
 }
 

@@ -385,3 +385,64 @@ func TestSnapshotRestoresPlaces(t *testing.T) {
 	}
 	must(t, restored.Verify())
 }
+
+// An engaged agent (busy in another engine) gets no offers but keeps the
+// ones it holds; Withdraw returns the contact to its place without a miss.
+func TestEngagedAndWithdraw(t *testing.T) {
+	cfg, err := ParseConfig([]byte(`
+skills: [s]
+offers: {max_misses: 1}
+queues:
+  - id: q
+    steps: [{require: {skill: s}}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var offers []Event
+	e, err := New(cfg, WithSink(func(ev Event) {
+		if ev.Kind == EventOffered {
+			offers = append(offers, ev)
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1000, 0)
+	for _, id := range []string{"a1", "a2"} {
+		if err := e.AddAgent(now, AgentSpec{ID: id, Skills: map[string]int{"s": 3}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = e.SetPresence(now, "a1", Available, "")
+	if err := e.SetEngaged(now, "a1", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Enqueue(now, ContactSpec{ID: "c1", Queue: "q"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(offers) != 0 {
+		t.Fatalf("engaged agent was offered %v", offers)
+	}
+	_ = e.SetEngaged(now, "a1", false)
+	if len(offers) != 1 || offers[0].Agent != "a1" {
+		t.Fatalf("after release: offers %v, want c1 to a1", offers)
+	}
+	_ = e.SetPresence(now, "a2", Available, "")
+	if err := e.Withdraw(now, offers[0].Offer, "refused"); err != nil {
+		t.Fatal(err)
+	}
+	if len(offers) != 2 || offers[1].Agent != "a2" || offers[1].Contact != "c1" {
+		t.Fatalf("after withdraw: offers %v, want c1 to a2", offers)
+	}
+	st, _ := e.Agent("a1")
+	if st.Presence != Available {
+		t.Fatalf("withdraw charged a miss: a1 %+v", st)
+	}
+	if err := e.Withdraw(now, offers[0].Offer, "again"); err == nil {
+		t.Fatal("second withdraw of the same offer succeeded")
+	}
+	if err := e.Verify(); err != nil {
+		t.Fatal(err)
+	}
+}

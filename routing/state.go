@@ -100,6 +100,24 @@ func (e *Engine) Waiting(queueID string) int {
 	return 0
 }
 
+// Staffed is the number of agents available (logged in, not on break) who
+// qualify for some step of a queue.
+func (e *Engine) Staffed(queueID string) int {
+	if q := e.queueByID[queueID]; q != nil {
+		return q.staffed
+	}
+	return 0
+}
+
+// Idle is the number of available agents a contact entering the queue now
+// would be offered to at once (the pool of its first step).
+func (e *Engine) Idle(queueID string) int {
+	if q := e.queueByID[queueID]; q != nil && len(q.steps) > 0 {
+		return q.steps[0].pool.size()
+	}
+	return 0
+}
+
 // Contacts is the number of live contacts (waiting, offered or connected).
 func (e *Engine) Contacts() int { return len(e.contacts) }
 
