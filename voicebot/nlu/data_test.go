@@ -76,7 +76,8 @@ func TestBANKING77(t *testing.T) {
 }
 
 // TestCLINC150 trains on train+oos_train, calibrates on val+oos_val only and
-// scores test+oos_test once; floors are 0.01 under the measured figures.
+// scores test+oos_test once; floors are 0.01 under the measured figures
+// (in-scope accuracy 0.8798, out-of-scope recall 0.894).
 func TestCLINC150(t *testing.T) {
 	path := dataDir(t, filepath.Join("clinc150", "data_full.json"))
 	d, err := LoadCLINC150(path)
@@ -98,8 +99,11 @@ func TestCLINC150(t *testing.T) {
 	if r.InScope != 4500 || r.OOS != 1000 {
 		t.Fatalf("scored %d in-scope / %d out-of-scope turns, want 4500 / 1000", r.InScope, r.OOS)
 	}
-	if r.InScopeAccuracy < 0.8658 || r.OOSRecall < 0.868 {
-		t.Errorf("CLINC150 in-scope accuracy %.4f out-of-scope recall %.4f, want at least 0.8658 / 0.868", r.InScopeAccuracy, r.OOSRecall)
+	if r.InScopeAccuracy < 0.8698 || r.OOSRecall < 0.884 {
+		t.Errorf("CLINC150 in-scope accuracy %.4f out-of-scope recall %.4f, want at least 0.8698 / 0.884", r.InScopeAccuracy, r.OOSRecall)
+	}
+	if m.calib.OOSWeight == 0 {
+		t.Errorf("validation chose %+v: rejection ignores the trained out-of-scope class's margin", m.calib)
 	}
 }
 

@@ -366,7 +366,7 @@ func (m *Model) margins(text string) []float64 {
 // applies.
 func (m *Model) Rank(text string) []Alternative {
 	p := m.margins(text)
-	m.calib.probs(p, p)
+	m.calib.probs(p, p, m.oos)
 	out := make([]Alternative, len(p))
 	for k, v := range p {
 		out[k] = Alternative{Intent: m.labels[k], Confidence: v}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -436,5 +437,36 @@ func TestLoadCLINC150Errors(t *testing.T) {
 	d, err := LoadCLINC150(p)
 	if err != nil || len(d.Train) != 1 || d.OOSTrain[0] != (Example{"pizza", "oos"}) || d.Test[0].Text != "hey" {
 		t.Errorf("LoadCLINC150 = %+v, %v", d, err)
+	}
+}
+
+// TestOutOfScopeClassRejectLogit checks the calibration that rejects by the
+// trained out-of-scope class's margin: that class's probability is the
+// reject logit's, the probabilities sum to one, and the best intent's
+// confidence falls as the out-of-scope SVM's margin rises.
+func TestOutOfScopeClassRejectLogit(t *testing.T) {
+	c := calibration{Temperature: 0.2, Background: 0.5, OOSWeight: 1.5}
+	const oos = 2
+	p := make([]float64, 3)
+	prev := 2.0
+	for _, mo := range []float64{-1.5, -1, -0.5, 0} {
+		c.probs([]float64{0.4, -0.6, mo}, p, oos)
+		if s := p[0] + p[1] + p[2]; math.Abs(s-1) > 1e-9 {
+			t.Fatalf("oos margin %v: probabilities %v sum to %v, want 1", mo, p, s)
+		}
+		want := math.Exp((0.5+1.5*mo-0.4)/0.2) * p[0]
+		if math.Abs(p[oos]-want) > 1e-9 {
+			t.Errorf("oos margin %v: reject probability %v, want %v", mo, p[oos], want)
+		}
+		if p[0] >= prev {
+			t.Errorf("oos margin %v: best confidence %v did not fall (was %v)", mo, p[0], prev)
+		}
+		prev = p[0]
+	}
+	// Without a trained class the weight is ignored: a constant background.
+	c.UseBackground = true
+	c.probs([]float64{0.4, -0.6}, p[:2], -1)
+	if s := p[0] + p[1]; s >= 1 {
+		t.Errorf("background logit left no mass for 'no intent': sum %v", s)
 	}
 }
