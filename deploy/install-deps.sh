@@ -7,8 +7,8 @@
 set -euo pipefail
 mode=${1:-run}
 
-run_pkgs=(flite1-dev libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us pkg-config)
-test_pkgs=(etcd-server sip-tester baresip chromium chromium-driver sox postgresql)
+run_pkgs=(flite flite1-dev libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us pkg-config)
+test_pkgs=(etcd-server sip-tester baresip chromium chromium-driver sox postgresql tcpdump)
 
 pkgs=("${run_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
