@@ -34,6 +34,18 @@ type Config struct {
 	TTS         string `name:"tts" help:"speech synthesis: local or openai"`
 	Embedder    string `name:"embedder" help:"knowledge-base embedder: local or openai"`
 
+	ASRMode          string        `name:"asr-mode" help:"with --asr local: grammar (the deployment's phrases, menus, digits, yes/no; exact when callers stay in it) or lm (open language model)"`
+	ASRModel         string        `name:"asr-model" help:"with --asr openai: transcription model (default whisper-1)"`
+	TTSVoice         string        `name:"tts-voice" help:"voice: flite slt, kal16, kal, rms or awb with --tts local (default slt); the endpoint's voice with --tts openai (default alloy)"`
+	TTSModel         string        `name:"tts-model" help:"with --tts openai: speech model (default tts-1)"`
+	EndOfTurnSilence time.Duration `name:"end-of-turn-silence" help:"pause that ends a caller's turn when no partial transcript says otherwise"`
+
+	KBMaxDocumentBytes int    `name:"kb-max-document-bytes" help:"largest knowledge-base article body accepted, in bytes"`
+	KBEmbedModel       string `name:"kb-embed-model" help:"embedding model with --embedder openai"`
+	KBEmbedDimension   int    `name:"kb-embed-dimension" help:"vector size of --kb-embed-model"`
+	KBQdrantCollection string `name:"kb-qdrant-collection" help:"Qdrant collection of the knowledge base (with a Qdrant --vector-store)"`
+	KBQdrantAPIKey     string `name:"kb-qdrant-api-key" env:"QDRANT_API_KEY" help:"Qdrant API key" secret:"true"`
+
 	OpenAIBaseURL string `name:"openai-base-url" env:"OPENAI_BASE_URL" help:"base URL of an OpenAI-compatible endpoint"`
 	OpenAIAPIKey  string `name:"openai-api-key" env:"OPENAI_API_KEY" help:"API key for the OpenAI-compatible endpoint" secret:"true"`
 
@@ -46,8 +58,48 @@ type Config struct {
 	EtcdEndpoints   []string      `name:"etcd-endpoints" help:"comma-separated etcd client endpoints"`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" help:"how long a graceful shutdown may take before the node exits anyway"`
 
-	MaxCalls  int    `name:"max-calls" help:"concurrent calls this node accepts before answering 503"`
+	MaxCalls int `name:"max-calls" help:"concurrent calls this node accepts before answering 503"`
+
+	SIPPublicIP       string        `name:"sip-public-ip" help:"IPv4 address put in SIP Contact and SDP (default: the host of --sip-addr)"`
+	SIPRTPPorts       string        `name:"sip-rtp-ports" help:"UDP port range min-max for call audio (RTP on even ports, RTCP on the next)"`
+	SIPMediaTimeout   time.Duration `name:"sip-media-timeout" help:"hang up a call that sent no audio for this long (0 disables)"`
+	SIPRetryAfter     time.Duration `name:"sip-retry-after" help:"Retry-After sent with 503 when the node is full or draining"`
+	SIPRingTime       time.Duration `name:"sip-ring-time" help:"ring inbound callers this long (180 Ringing) before answering"`
+	SIPInbandDTMF     bool          `name:"sip-inband-dtmf" help:"detect key tones in callers' audio too (phones without RFC 4733 telephone-event); a press sent both ways counts once"`
+	SIPRealm          string        `name:"sip-realm" help:"digest realm of the registrar for agents' SIP phones"`
+	SIPAgentPasswords []string      `name:"sip-agent-passwords" help:"comma-separated extension=password pairs agents' SIP phones register with" secret:"true"`
+	SIPTrunkHost      string        `name:"sip-trunk-host" help:"carrier or PBX domain (host[:port]) for outbound calls to numbers"`
+	SIPTrunkProxy     string        `name:"sip-trunk-proxy" help:"outbound proxy host:port for trunk calls (default: the trunk host)"`
+	SIPTrunkUser      string        `name:"sip-trunk-username" help:"digest username for the trunk"`
+	SIPTrunkPassword  string        `name:"sip-trunk-password" help:"digest password for the trunk" secret:"true"`
+	SIPTrunkCallerID  string        `name:"sip-trunk-caller-id" help:"caller id (From user) of outbound trunk calls"`
+	SIPTrunkTransport string        `name:"sip-trunk-transport" help:"udp or tcp towards the trunk"`
+
+	WebRTCICEServers   []string      `name:"webrtc-ice-servers" help:"comma-separated STUN/TURN URLs for browser calls (turn:user:secret@host:port)" secret:"true"`
+	WebRTCUDPPorts     string        `name:"webrtc-udp-ports" help:"UDP port range min-max for WebRTC media (empty: any port)"`
+	WebRTCNATIPs       []string      `name:"webrtc-nat-ips" help:"comma-separated public IPs announced as ICE host candidates behind a 1:1 NAT"`
+	WebRTCLoopback     bool          `name:"webrtc-loopback" help:"offer 127.0.0.1 ICE candidates, for a browser on the same host (demos, tests)"`
+	WebRTCMediaTimeout time.Duration `name:"webrtc-media-timeout" help:"hang up a browser call (or softphone leg) that sent no audio for this long (0 disables)"`
+
+	WriteBehindMax    int           `name:"write-behind-max" help:"grain writes held in memory while the database is unreachable before new writes fail with 503"`
+	WriteBehindMaxAge time.Duration `name:"write-behind-max-age" help:"/readyz fails while a held write is older than this (the database is not keeping up)"`
+
+	Deployment           string        `name:"deployment" help:"dialog deployment folder (deployment.yaml, intents and flows YAML, kb/*.md); empty: the built-in demo"`
+	LLMModel             string        `name:"llm-model" help:"chat model with --llm openai (empty: the deployment's llm.model)"`
+	LLMFirstTokenTimeout time.Duration `name:"llm-first-token-timeout" help:"with --llm openai, how long to wait for the first streamed token before apologising and retrying"`
+	LLMStallTimeout      time.Duration `name:"llm-stall-timeout" help:"with --llm openai, the longest gap between streamed tokens before the reply counts as failed"`
+
+	RoutingConfig         string        `name:"routing-config" help:"ACD configuration YAML (skills, queues with relaxing steps, priorities, calendars); empty: derived from the store's queues"`
+	RoutingAgentTokens    []string      `name:"routing-agent-tokens" help:"comma-separated agent=token pairs for the agent desktop WebSocket; empty: loopback clients only" secret:"true"`
+	RoutingOfferTimeout   time.Duration `name:"routing-offer-timeout" help:"an offer not accepted within this time goes back to the queue (with a derived configuration)"`
+	RoutingMaxMisses      int           `name:"routing-max-misses" help:"consecutive missed offers before the agent is set not ready (with a derived configuration)"`
+	RoutingWrapUp         time.Duration `name:"routing-wrap-up" help:"after-contact work time of each queue (with a derived configuration)"`
+	RoutingBreakReasons   []string      `name:"routing-break-reasons" help:"comma-separated break reason codes agents choose from (with a derived configuration)"`
+	RoutingReconcileEvery time.Duration `name:"routing-reconcile-every" help:"how often routing clears contacts and agents left by ended calls"`
+	RoutingSummary        string        `name:"routing-summary" help:"hand-off summaries: auto (the LLM with --llm openai, else extractive), llm or extractive"`
+
 	Demo      bool   `name:"demo" help:"load the demo deployment (KB articles, intents, flows, a queue, two agents) when the store is empty"`
+	Pprof     bool   `name:"pprof" help:"serve Go profiles under /debug/pprof/ on the HTTP address (keep it off on untrusted networks)"`
 	LogLevel  string `name:"log-level" help:"debug, info, warn or error"`
 	LogFormat string `name:"log-format" help:"text or json"`
 }
@@ -55,22 +107,48 @@ type Config struct {
 // DefaultConfig is a working single-node contact center on embedded defaults.
 func DefaultConfig() Config {
 	return Config{
-		HTTPAddr:        "127.0.0.1:8080",
-		SIPAddr:         "127.0.0.1:5060",
-		DataDir:         "data",
-		VectorStore:     "embedded",
-		LLM:             "local",
-		ASR:             "local",
-		TTS:             "local",
-		Embedder:        "local",
-		ClusterProvider: "local",
-		ClusterName:     "parley",
-		ClusterAddr:     "127.0.0.1:0",
-		ShutdownTimeout: 15 * time.Second,
-		MaxCalls:        1000,
-		Demo:            true,
-		LogLevel:        "info",
-		LogFormat:       "text",
+		HTTPAddr:    "127.0.0.1:8080",
+		SIPAddr:     "127.0.0.1:5060",
+		DataDir:     "data",
+		VectorStore: "embedded",
+		LLM:         "local",
+		ASR:         "local",
+		TTS:         "local",
+		Embedder:    "local",
+
+		KBMaxDocumentBytes: 512 << 10,
+		KBEmbedModel:       "text-embedding-3-small",
+		KBEmbedDimension:   1536,
+		KBQdrantCollection: "parley_kb",
+
+		ClusterProvider:      "local",
+		ClusterName:          "parley",
+		ClusterAddr:          "127.0.0.1:0",
+		ShutdownTimeout:      15 * time.Second,
+		MaxCalls:             1000,
+		SIPRTPPorts:          "20000-29999",
+		SIPMediaTimeout:      30 * time.Second,
+		WebRTCMediaTimeout:   30 * time.Second,
+		SIPRetryAfter:        5 * time.Second,
+		SIPInbandDTMF:        true,
+		SIPRealm:             "parley",
+		SIPTrunkTransport:    "udp",
+		WriteBehindMax:       100000,
+		WriteBehindMaxAge:    5 * time.Second,
+		LLMFirstTokenTimeout: 6 * time.Second,
+		LLMStallTimeout:      4 * time.Second,
+		ASRMode:              "grammar",
+		EndOfTurnSilence:     600 * time.Millisecond,
+		Demo:                 true,
+		LogLevel:             "info",
+		LogFormat:            "text",
+
+		RoutingOfferTimeout:   20 * time.Second,
+		RoutingMaxMisses:      3,
+		RoutingWrapUp:         15 * time.Second,
+		RoutingBreakReasons:   []string{"lunch", "training", "meeting", "personal"},
+		RoutingReconcileEvery: 30 * time.Second,
+		RoutingSummary:        "auto",
 	}
 }
 
@@ -321,6 +399,7 @@ func (c *Config) Validate() error {
 		oneOf("llm", c.LLM, "local", "openai"),
 		oneOf("asr", c.ASR, "local", "openai"),
 		oneOf("tts", c.TTS, "local", "openai"),
+		oneOf("asr-mode", c.ASRMode, "grammar", "lm"),
 		oneOf("embedder", c.Embedder, "local", "openai"),
 		oneOf("cluster-provider", c.ClusterProvider, "local", "automanaged", "etcd", "k8s"),
 		oneOf("log-level", c.LogLevel, "debug", "info", "warn", "error"),
@@ -341,6 +420,21 @@ func (c *Config) Validate() error {
 	}
 	if c.DB != "" && !c.usesPostgres() && strings.Contains(c.DB, "://") {
 		return bad("db", "%q: only postgres:// or postgresql:// DSNs and SQLite file paths are supported", c.DB)
+	}
+	if c.KBMaxDocumentBytes < 1 {
+		return bad("kb-max-document-bytes", "%d must be at least 1", c.KBMaxDocumentBytes)
+	}
+	if c.KBEmbedDimension < 1 {
+		return bad("kb-embed-dimension", "%d must be at least 1", c.KBEmbedDimension)
+	}
+	if c.KBQdrantCollection == "" {
+		return bad("kb-qdrant-collection", "must not be empty")
+	}
+	if c.WriteBehindMax < 1 {
+		return bad("write-behind-max", "%d must be at least 1", c.WriteBehindMax)
+	}
+	if c.WriteBehindMaxAge <= 0 {
+		return bad("write-behind-max-age", "%s must be positive", c.WriteBehindMaxAge)
 	}
 	if c.ClusterName == "" {
 		return bad("cluster-name", "must not be empty")
@@ -369,11 +463,29 @@ func (c *Config) Validate() error {
 	if (c.LLM == "openai" || c.ASR == "openai" || c.TTS == "openai" || c.Embedder == "openai") && c.OpenAIBaseURL == "" && c.OpenAIAPIKey == "" {
 		return bad("openai-base-url", "an openai provider is selected but neither OPENAI_BASE_URL nor OPENAI_API_KEY is set")
 	}
+	if c.LLMFirstTokenTimeout <= 0 {
+		return bad("llm-first-token-timeout", "must be positive, got %s", c.LLMFirstTokenTimeout)
+	}
+	if c.EndOfTurnSilence < 100*time.Millisecond || c.EndOfTurnSilence > 5*time.Second {
+		return bad("end-of-turn-silence", "%s must be between 100ms and 5s", c.EndOfTurnSilence)
+	}
+	if c.LLMStallTimeout <= 0 {
+		return bad("llm-stall-timeout", "must be positive, got %s", c.LLMStallTimeout)
+	}
 	if c.ShutdownTimeout <= 0 {
 		return bad("shutdown-timeout", "must be positive, got %s", c.ShutdownTimeout)
 	}
+	if err := c.validateWebRTC(bad); err != nil {
+		return err
+	}
 	if c.MaxCalls < 1 {
 		return bad("max-calls", "must be at least 1, got %d", c.MaxCalls)
+	}
+	if err := c.validateSIP(bad, hostPort); err != nil {
+		return err
+	}
+	if err := c.validateRouting(bad); err != nil {
+		return err
 	}
 	return nil
 }
@@ -401,3 +513,73 @@ func (c *Config) DBPath() string {
 
 // isHelp tells whether parsing stopped because -h or --help was given.
 func isHelp(err error) bool { return errors.Is(err, flag.ErrHelp) }
+
+// validateSIP checks the SIP gateway's settings.
+func (c *Config) validateSIP(bad func(field, format string, a ...any) error, hostPort func(field, v string, allowEmpty bool) error) error {
+	if c.SIPPublicIP != "" {
+		if ip := net.ParseIP(c.SIPPublicIP); ip == nil || ip.To4() == nil {
+			return bad("sip-public-ip", "%q is not an IPv4 address", c.SIPPublicIP)
+		}
+	}
+	if _, _, err := c.RTPPortRange(); err != nil {
+		return bad("sip-rtp-ports", "%v", err)
+	}
+	if c.SIPMediaTimeout < 0 {
+		return bad("sip-media-timeout", "must not be negative, got %s", c.SIPMediaTimeout)
+	}
+	if c.SIPRingTime < 0 || c.SIPRingTime > 2*time.Minute {
+		return bad("sip-ring-time", "must be between 0 and 2m, got %s", c.SIPRingTime)
+	}
+	if c.SIPRetryAfter < time.Second {
+		return bad("sip-retry-after", "must be at least 1s, got %s", c.SIPRetryAfter)
+	}
+	if c.SIPRealm == "" {
+		return bad("sip-realm", "must not be empty")
+	}
+	if _, err := c.AgentPasswords(); err != nil {
+		return bad("sip-agent-passwords", "%v", err)
+	}
+	if c.SIPTrunkTransport != "udp" && c.SIPTrunkTransport != "tcp" {
+		return bad("sip-trunk-transport", "%q is not udp or tcp", c.SIPTrunkTransport)
+	}
+	if err := hostPort("sip-trunk-proxy", c.SIPTrunkProxy, true); err != nil {
+		return err
+	}
+	if c.SIPTrunkHost == "" && (c.SIPTrunkProxy != "" || c.SIPTrunkUser != "" || c.SIPTrunkCallerID != "") {
+		return bad("sip-trunk-host", "required when another sip-trunk-* setting is given")
+	}
+	if strings.ContainsAny(c.SIPTrunkHost, " /@;") {
+		return bad("sip-trunk-host", "%q is not a host[:port]", c.SIPTrunkHost)
+	}
+	return nil
+}
+
+// RTPPortRange parses --sip-rtp-ports.
+func (c *Config) RTPPortRange() (lo, hi int, err error) {
+	a, b, ok := strings.Cut(c.SIPRTPPorts, "-")
+	lo, err1 := strconv.Atoi(strings.TrimSpace(a))
+	hi, err2 := strconv.Atoi(strings.TrimSpace(b))
+	if !ok || err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("%q is not a port range min-max", c.SIPRTPPorts)
+	}
+	if lo < 1024 || hi > 65535 || hi-lo < 3 {
+		return 0, 0, fmt.Errorf("%q must lie within 1024-65535 and hold at least two port pairs", c.SIPRTPPorts)
+	}
+	return lo, hi, nil
+}
+
+// AgentPasswords parses --sip-agent-passwords into extension -> password.
+func (c *Config) AgentPasswords() (map[string]string, error) {
+	out := make(map[string]string, len(c.SIPAgentPasswords))
+	for i, pair := range c.SIPAgentPasswords {
+		ext, pw, ok := strings.Cut(pair, "=")
+		if !ok || ext == "" || pw == "" {
+			return nil, fmt.Errorf("entry %d is not extension=password", i+1)
+		}
+		if _, dup := out[ext]; dup {
+			return nil, fmt.Errorf("extension %q is listed twice", ext)
+		}
+		out[ext] = pw
+	}
+	return out, nil
+}

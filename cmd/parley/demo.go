@@ -9,8 +9,9 @@ import (
 	"github.com/parley-cc/parley/store"
 )
 
-// loadDemo fills an empty store with the demo deployment: a support queue and
-// two agents who can take it. A store that has agents already is left alone.
+// loadDemo fills an empty store with the demo deployment's contact center:
+// the queues its bot transfers to (support, billing) and two agents who can
+// take them. A store that has agents already is left alone.
 func loadDemo(ctx context.Context, st store.Store) error {
 	agents, err := st.ListAgents(ctx)
 	if err != nil {
@@ -19,16 +20,21 @@ func loadDemo(ctx context.Context, st store.Store) error {
 	if len(agents) > 0 {
 		return nil
 	}
-	queue := store.Queue{ID: "support", Name: "Customer support", Strategy: "longest_idle", ServiceLevelSecs: 20,
-		RequiredSkills: []store.Skill{{Name: "support", Proficiency: 2}}, Language: "en"}
-	if err := st.CreateQueue(ctx, &queue); err != nil && !errors.Is(err, store.ErrConflict) {
-		return fmt.Errorf("create demo queue: %w", err)
+	for _, q := range []store.Queue{
+		{ID: "support", Name: "Customer support", Strategy: "longest_idle", ServiceLevelSecs: 20,
+			RequiredSkills: []store.Skill{{Name: "support", Proficiency: 2}}, Language: "en"},
+		{ID: "billing", Name: "Billing", Strategy: "most_skilled", ServiceLevelSecs: 30,
+			RequiredSkills: []store.Skill{{Name: "billing", Proficiency: 2}}, Language: "en", OverflowQueueID: "support", OverflowAfterSec: 120},
+	} {
+		if err := st.CreateQueue(ctx, &q); err != nil && !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("create demo queue %s: %w", q.ID, err)
+		}
 	}
 	for _, a := range []store.Agent{
 		{ID: "alice", Name: "Alice Moreau", Extension: "1001", Capacity: 1, Languages: []string{"en", "fr"},
 			Skills: []store.Skill{{Name: "support", Proficiency: 5}, {Name: "billing", Proficiency: 3}}},
 		{ID: "bob", Name: "Bob Okafor", Extension: "1002", Capacity: 1, Languages: []string{"en"},
-			Skills: []store.Skill{{Name: "support", Proficiency: 3}}},
+			Skills: []store.Skill{{Name: "support", Proficiency: 3}, {Name: "billing", Proficiency: 4}}},
 	} {
 		if err := st.CreateAgent(ctx, &a); err != nil && !errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("create demo agent %s: %w", a.ID, err)

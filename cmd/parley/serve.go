@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -73,6 +75,12 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- strin
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	wb := newWriteBehind(cfg, log, reg)
+
+	routingCfg, err := loadRoutingConfig(ctx, cfg, st)
+	if err != nil {
+		return err
+	}
 	// The cluster starts before any other gRPC client: protoactor replaces
 	// grpc's global logger when remoting starts.
 	node, err := actors.Start(ctx, actors.ClusterConfig{
@@ -83,7 +91,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- strin
 		AutoManageAddr: cfg.AutoManageAddr,
 		Seeds:          cfg.Seeds,
 		EtcdEndpoints:  cfg.EtcdEndpoints,
-	}, actors.Deps{Store: st, Logger: log, Registerer: reg})
+	}, actors.Deps{Store: st, Logger: log, Registerer: reg, WriteBehind: wb, Routing: routingCfg})
 	if err != nil {
 		return fmt.Errorf("join cluster (%s): %w", cfg.ClusterProvider, err)
 	}
@@ -95,17 +103,41 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- strin
 		}
 	}
 
-	api := httpapi.New(httpapi.Options{
-		Store:      st,
-		Calls:      liveCalls{node.Calls()},
-		Checks:     []httpapi.ReadinessCheck{httpapi.StoreCheck(st), {Name: "cluster", Check: func(context.Context) error { return node.Ready() }}},
-		Gatherer:   reg,
-		Registerer: reg,
-		Logger:     log,
-		Version:    version,
-	})
+	env := &nodeEnv{Cfg: cfg, Log: log, Store: st, Node: node, Reg: reg, Services: map[string]any{}}
+	parts, err := startComponents(ctx, env)
+	if err != nil {
+		node.Stop(false)
+		return err
+	}
+	opts := httpapi.Options{
+		Store:       st,
+		Calls:       liveCalls{node.Calls()},
+		WriteBehind: wb,
+		// The SIP and WebRTC gateways record calls under this folder.
+		RecordingsDir: filepath.Join(cfg.DataDir, "recordings"),
+		Checks:        []httpapi.ReadinessCheck{httpapi.StoreCheck(st), {Name: "cluster", Check: func(context.Context) error { return node.Ready() }}, writeBehindCheck(wb, cfg.WriteBehindMaxAge)},
+		Pages:         map[string]http.Handler{},
+		Gatherer:      reg,
+		Registerer:    reg,
+		Logger:        log,
+		Version:       version,
+	}
+	for _, p := range parts {
+		opts.Routes = append(opts.Routes, p.Routes...)
+		opts.Checks = append(opts.Checks, p.Checks...)
+		for pattern, h := range p.Pages {
+			opts.Pages[pattern] = h
+		}
+	}
+	if cfg.Pprof {
+		opts.Pages["/debug/pprof/"] = http.HandlerFunc(pprof.Index)
+		opts.Pages["/debug/pprof/profile"] = http.HandlerFunc(pprof.Profile)
+		opts.Pages["/debug/pprof/trace"] = http.HandlerFunc(pprof.Trace)
+	}
+	api := httpapi.New(opts)
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
+		stopComponents(context.Background(), log, parts)
 		node.Stop(true)
 		return fmt.Errorf("listen on http-addr %s: %w", cfg.HTTPAddr, err)
 	}
@@ -121,6 +153,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- strin
 	case <-ctx.Done():
 		log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	case err := <-httpErr:
+		stopComponents(context.Background(), log, parts)
 		node.Stop(false)
 		return fmt.Errorf("http server: %w", err)
 	}
@@ -128,11 +161,17 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- strin
 	// Stop taking new work, let requests in flight finish, hand grains over,
 	// then close the store — all within the shutdown bound.
 	api.Drain()
+	for _, p := range parts {
+		if p.Drain != nil {
+			p.Drain()
+		}
+	}
 	shutCtx, cancelShut := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancelShut()
 	if err := httpSrv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("http shutdown incomplete", "err", err)
 	}
+	stopComponents(shutCtx, log, parts)
 	stopped := make(chan error, 1)
 	go func() { stopped <- node.Stop(true) }()
 	select {
@@ -142,6 +181,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- strin
 		}
 	case <-shutCtx.Done():
 		log.Warn("cluster leave exceeded the shutdown timeout; exiting anyway")
+	}
+	// Held writes get what is left of the bound; the count of any still
+	// held is logged so an operator knows what the outage cost.
+	if err := wb.Close(shutCtx); err != nil {
+		log.Error("exiting with grain writes the database never took", "err", err)
 	}
 	log.Info("stopped")
 	return nil

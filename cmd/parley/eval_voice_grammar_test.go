@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/parley-cc/parley/gateway/rtp/g711"
+	asrlocal "github.com/parley-cc/parley/voicebot/asr/local"
+	"github.com/parley-cc/parley/voicebot/dialog"
+	"github.com/parley-cc/parley/voicebot/tts"
+	ttslocal "github.com/parley-cc/parley/voicebot/tts/local"
+)
+
+// heldOutCallers are things callers of the demo plausibly say that are not
+// in its intent examples (nor in the eval suite): the bot's grammar is
+// judged on them, by the intent the dialog engine gives the transcript or
+// by words the transcript must hold.
+var heldOutCallers = []struct {
+	say, intent, holds string
+}{
+	{say: "how much do I owe you at the moment", intent: "check_balance"},
+	{say: "what is my current balance please", intent: "check_balance"},
+	{say: "my broadband has been really slow all week", intent: "slow_internet"},
+	{say: "the internet is very slow tonight", intent: "slow_internet"},
+	{say: "when are you open", intent: "opening_hours"},
+	{say: "what time do your phone lines close", intent: "opening_hours"},
+	{say: "can I speak to someone please", intent: "talk_to_agent"},
+	{say: "put me through to a person", intent: "talk_to_agent"},
+	{say: "could someone ring me back later", intent: "request_callback"},
+	{say: "I'd like a call back please", intent: "request_callback"},
+	{say: "how do I reset my router", intent: "router_help"},
+	{say: "where do I find my wifi password", intent: "wifi_password"},
+	{say: "I've lost my phone", intent: "lost_phone"},
+	{say: "I want to cancel my contract", intent: "cancel_contract"},
+	{say: "I want to make a complaint about the service", intent: "complaint"},
+	{say: "I'm moving house next month", intent: "moving_home"},
+	{say: "this number", holds: "this number"},
+	{say: "the number I'm calling from", holds: "number i'm calling from"},
+	{say: "tomorrow afternoon", holds: "tomorrow afternoon"},
+	{say: "next Friday", holds: "next friday"},
+	{say: "yes that's right", holds: "yes"},
+	{say: "my account number is 2 4 6 8 1 3 5 7", holds: "two four six eight one three five seven"},
+	{say: "my card number is 4 5 5 6 7 3 7 5 8 6 8 9 9 8 5 5", holds: "four five five six seven three seven five eight six eight nine nine eight five five"},
+	{say: "I'd like to pay by card, the card number is 5 4 5 4 5 4 5 4 5 4 5 4 5 4 5 4", holds: "card number is five four"},
+}
+
+// TestBotGrammarHearsHeldOutCallers: callers synthesized with flite kal16
+// through G.711 and decoded with the bot's grammar of the demo deployment
+// (intent examples, menu words, article titles and questions, the flows'
+// expected answers, numbers read out in a sentence) are understood: the
+// dialog engine finds the intent, or the transcript holds the answer.
+// Out-of-grammar speech falls back to the open language model, as in
+// serve. Measured on this set (24 lines): 10 understood with the grammar
+// of intent examples and menu words alone, 15 with this one (the flows'
+// answers are heard, and numbers read out after "my account number is";
+// digit strings still gain or lose a digit now and then), 12 with the open
+// model alone; decoding every utterance with both and preferring the open
+// model when it disagrees gave 16 for twice the CPU. PARLEY_GRAMMAR_MIN
+// (default 0.6) is the share that must pass.
+func TestBotGrammarHearsHeldOutCallers(t *testing.T) {
+	requireSpeech(t)
+	dep, err := loadDeployment("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := deploymentGrammar(dep, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gr, err := asrlocal.New(asrlocal.Config{Mode: "grammar", Grammar: g, MaxDecoders: 1})
+	if err != nil {
+		t.Fatalf("pocketsphinx rejected the grammar: %v", err)
+	}
+	lm, err := asrlocal.New(asrlocal.Config{Mode: "lm", MaxDecoders: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := fallbackRecognizer{primary: gr, fallback: lm} // as buildASR makes it
+	defer rec.Close()
+	kb, err := dialog.NewKnowledgeBase(context.Background(), dep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bot, err := dialog.NewLocal(context.Background(), dialog.Options{Deployment: dep, KB: kb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kal, err := ttslocal.New(ttslocal.Config{Voice: "kal16"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	transcribe := func(text string) string {
+		frames, err := tts.Collect(context.Background(), kal, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := rec.NewStream(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		var b []byte
+		for i := range frames { // through the phone's codec
+			b = g711.EncodeUlaw(b[:0], frames[i][:])
+			g711.DecodeUlaw(frames[i][:0], b)
+			if err := st.Write(frames[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		res, err := st.Final(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Text
+	}
+	transcribe("hello") // the decoder's first utterance primes it
+	ok := 0
+	for _, c := range heldOutCallers {
+		heard := transcribe(c.say)
+		pass := false
+		if c.intent != "" {
+			conv, err := bot.NewConversation(context.Background(), dialog.CallInfo{CallID: "g", From: "+447700900123"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := conv.Respond(context.Background(), dialog.Input{Text: heard, Confidence: 1}, func(string) {})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pass = res.Intent == c.intent
+			t.Logf("%-5v %q -> %q (%s)", pass, c.say, heard, res.Intent)
+		} else {
+			pass = strings.Contains(heard, c.holds)
+			t.Logf("%-5v %q -> %q", pass, c.say, heard)
+		}
+		if pass {
+			ok++
+		}
+	}
+	share := float64(ok) / float64(len(heldOutCallers))
+	t.Logf("understood %d of %d held-out caller lines (%.2f)", ok, len(heldOutCallers), share)
+	min := 0.6
+	if v := os.Getenv("PARLEY_GRAMMAR_MIN"); v != "" {
+		if _, err := fmt.Sscan(v, &min); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if share < min {
+		t.Errorf("understood %.2f of the held-out lines, want at least %.2f", share, min)
+	}
+}

@@ -1,0 +1,381 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/parley-cc/parley/gateway/dialplan"
+	"github.com/parley-cc/parley/gateway/rtp/audio"
+	"github.com/parley-cc/parley/voicebot"
+	"github.com/parley-cc/parley/voicebot/asr"
+	asrlocal "github.com/parley-cc/parley/voicebot/asr/local"
+	asropenai "github.com/parley-cc/parley/voicebot/asr/openai"
+	"github.com/parley-cc/parley/voicebot/dialog"
+	"github.com/parley-cc/parley/voicebot/tts"
+	ttslocal "github.com/parley-cc/parley/voicebot/tts/local"
+	ttsopenai "github.com/parley-cc/parley/voicebot/tts/openai"
+	"github.com/parley-cc/parley/voicebot/turn"
+)
+
+// ExtBot is the extension the voicebot answers.
+const ExtBot = "bot"
+
+func init() {
+	registerComponent(component{name: "voicebot", order: orderVoicebot, start: startVoicebot})
+}
+
+// startVoicebot builds the speech providers from the configuration, drives
+// the dialog engine published as Services["dialog"] (an echo conversation,
+// with a warning, when none is), and registers the bot as extension "bot"
+// in Services["media.apps"] (*dialplan.Registry, created here when absent).
+// A transfer goes to Services["voicebot.actions"] (voicebot.ActionHandler)
+// when the routing component publishes one.
+func startVoicebot(ctx context.Context, n *nodeEnv) (*running, error) {
+	engine, _ := n.Services["dialog"].(dialog.Engine)
+	if engine == nil {
+		n.Log.Warn("voicebot: no dialog engine published; callers get an echo conversation")
+		engine = echoEngine{}
+	}
+	dep, _ := n.Services["dialog.deployment"].(*dialog.Deployment)
+	rec, err := buildASR(n, dep)
+	if err != nil {
+		return nil, err
+	}
+	synth, fallback, err := buildTTS(n.Cfg)
+	if err != nil {
+		return nil, err
+	}
+	actions, _ := n.Services["voicebot.actions"].(voicebot.ActionHandler)
+	cfg := voicebot.Config{
+		Engine: engine, ASR: rec, TTS: synth, FallbackTTS: fallback, Actions: actions,
+		Metrics: voicebot.NewMetrics(n.Reg), Log: n.Log,
+		Turn: turn.Config{Silence: n.Cfg.EndOfTurnSilence},
+	}
+	if n.Node != nil {
+		cfg.Turns = n.Node.Calls()
+	}
+	if dep != nil && dep.Handoff.Queue != "" {
+		cfg.HandOffQueue = dep.Handoff.Queue
+	}
+	bot, err := voicebot.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	apps, _ := n.Services["media.apps"].(*dialplan.Registry)
+	if apps == nil {
+		apps = dialplan.NewRegistry()
+		n.Services["media.apps"] = apps
+	}
+	if err := apps.Register(ExtBot, bot); err != nil {
+		return nil, fmt.Errorf("voicebot: register extension %q: %w", ExtBot, err)
+	}
+	n.Services["voicebot"] = bot
+	n.Log.Info("voicebot ready", "extension", ExtBot, "asr", n.Cfg.ASR, "asr_mode", n.Cfg.ASRMode, "tts", n.Cfg.TTS,
+		"hand_off", actions != nil)
+	return &running{
+		Drain: func() { apps.Unregister(ExtBot) },
+		Stop: func(context.Context) error {
+			if l, ok := rec.(interface{ Close() }); ok {
+				defer l.Close()
+			}
+			return nil
+		},
+	}, nil
+}
+
+func buildASR(n *nodeEnv, dep *dialog.Deployment) (asr.Recognizer, error) {
+	if n.Cfg.ASR == "openai" {
+		lang := "en"
+		if dep != nil && dep.Language != "" {
+			lang = dep.Language
+		}
+		return asropenai.New(asropenai.Config{BaseURL: n.Cfg.OpenAIBaseURL, APIKey: n.Cfg.OpenAIAPIKey, Model: n.Cfg.ASRModel, Language: lang}), nil
+	}
+	lc := asrlocal.Config{Mode: n.Cfg.ASRMode}
+	if n.Cfg.ASRMode == "grammar" {
+		g, err := deploymentGrammar(dep, n.Log)
+		if err != nil {
+			return nil, err
+		}
+		if g == "" {
+			n.Log.Warn("voicebot: no deployment phrases for the ASR grammar; using the open language model")
+			lc.Mode = "lm"
+		}
+		lc.Grammar = g
+	}
+	primary, err := asrlocal.New(lc)
+	if err != nil || lc.Mode != "grammar" {
+		return primary, err
+	}
+	// Speech the grammar makes nothing of is decoded again with the open
+	// language model (its decoders are made on first use).
+	open, err := asrlocal.New(asrlocal.Config{Mode: "lm"})
+	if err != nil {
+		primary.Close()
+		return nil, err
+	}
+	return fallbackRecognizer{primary: primary, fallback: open}, nil
+}
+
+// deploymentGrammar is the pocketsphinx JSGF grammar of what callers of dep
+// are expected to say ("" when dep has no phrases): the phrases of
+// deploymentPhrases, digits and yes/no.
+func deploymentGrammar(dep *dialog.Deployment, log *slog.Logger) (string, error) {
+	phrases := deploymentPhrases(dep)
+	if len(phrases) == 0 {
+		return "", nil
+	}
+	dict, err := asrlocal.LoadDictionary("")
+	if err != nil {
+		return "", err
+	}
+	g, skipped, err := asrlocal.BuildGrammar(asrlocal.GrammarSpec{Phrases: phrases, Digits: true, YesNo: true}, dict)
+	if err != nil {
+		return "", err
+	}
+	for _, s := range skipped {
+		log.Warn("voicebot: phrase left out of the ASR grammar", "phrase", s)
+	}
+	return withNumberCarriers(g), nil
+}
+
+// numberCarriers announce a number a caller reads out.
+var numberCarriers = []string{"my account number is", "the account number is", "my number is", "my phone number is",
+	"my mobile number is", "my card number is", "the card number is"}
+
+// withNumberCarriers adds "carrier digits" ("my account number is 2 4 6
+// ...") to a grammar made by asrlocal.BuildGrammar (with <digit> and a
+// public <utterance>); a grammar of another shape is returned as it is.
+func withNumberCarriers(g string) string {
+	const pub = "public <utterance> = "
+	i := strings.Index(g, pub)
+	if i < 0 || !strings.Contains(g, "<digit> = ") {
+		return g
+	}
+	end := strings.Index(g[i:], ";")
+	if end < 0 {
+		return g
+	}
+	return g[:i] + "<carrier> = " + strings.Join(numberCarriers, " | ") + ";\n" +
+		pub + g[i+len(pub):i+end] + " | <carrier> <digit>+" + g[i+end:]
+}
+
+// deploymentPhrases are what callers of dep are expected to say: intent
+// examples and menu option words at any menu depth, the titles and
+// questions of its knowledge articles (callers ask what the help pages
+// answer), and the answers its flows' questions expect: dates for a date,
+// times of day for a free-text slot (a callback window), "this number" for
+// a number that may be the caller's own.
+func deploymentPhrases(dep *dialog.Deployment) []string {
+	if dep == nil {
+		return nil
+	}
+	var out []string
+	for _, in := range dep.Intents {
+		out = append(out, in.Examples...)
+	}
+	for _, a := range dep.Articles {
+		out = append(out, a.Title)
+		for _, l := range strings.Split(a.Body, "\n") {
+			if l = strings.TrimSpace(strings.TrimLeft(l, "#*- ")); strings.HasSuffix(l, "?") && len(strings.Fields(l)) <= 16 {
+				out = append(out, l)
+			}
+		}
+	}
+	types := map[string]bool{}
+	caller := false
+	var steps func(st *dialog.Step, depth int)
+	steps = func(st *dialog.Step, depth int) {
+		if st == nil || depth > 8 {
+			return
+		}
+		if c := st.Collect; c != nil {
+			types[c.Type] = true
+			caller = caller || c.UseCaller
+		}
+		if m := st.Menu; m != nil {
+			for _, o := range m.Options {
+				out = append(out, o.Words...)
+				steps(&o.Do, depth+1)
+			}
+		}
+	}
+	for _, f := range dep.Flows {
+		for _, st := range f.Steps {
+			steps(st, 0)
+		}
+	}
+	if caller {
+		out = append(out, callerNumberAnswers...)
+	}
+	if types[dialog.SlotDate] {
+		out = append(out, dateAnswers()...)
+	}
+	if types[dialog.SlotText] {
+		out = append(out, timeAnswers()...)
+	}
+	if types[dialog.SlotYesNo] || types[dialog.SlotDate] || types[dialog.SlotDigits] {
+		out = append(out, confirmAnswers...)
+	}
+	return out
+}
+
+// callerNumberAnswers choose the number the caller is calling from.
+var callerNumberAnswers = []string{"this number", "this one", "my number", "the number I'm calling from", "the one I'm calling from",
+	"use this number", "on this number", "the same number", "you can use this number", "call me on this number"}
+
+// confirmAnswers confirm or correct what the bot read back.
+var confirmAnswers = []string{"yes that's right", "yes that's correct", "that's right", "no that's wrong", "no that's not right", "yes go ahead", "yes book it", "yes please do"}
+
+var (
+	weekdays = []string{"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+	months   = []string{"january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"}
+	ordinals = []string{"first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh", "twelfth",
+		"thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth", "eighteenth", "nineteenth", "twentieth", "twenty first",
+		"twenty second", "twenty third", "twenty fourth", "twenty fifth", "twenty sixth", "twenty seventh", "twenty eighth", "twenty ninth",
+		"thirtieth", "thirty first"}
+	hours     = []string{"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"}
+	dayPeriod = []string{"morning", "afternoon", "evening"}
+)
+
+// dateAnswers are dates as callers say them: days, weekdays, ordinals.
+func dateAnswers() []string {
+	out := []string{"today", "tomorrow", "next week", "the end of the month", "the day after tomorrow"}
+	for _, d := range weekdays {
+		out = append(out, d, "next "+d, "this "+d, "on "+d)
+	}
+	for _, o := range ordinals {
+		out = append(out, "the "+o, "on the "+o)
+		for _, m := range months {
+			out = append(out, "the "+o+" of "+m)
+		}
+	}
+	return out
+}
+
+// timeAnswers are times of day for a callback window.
+func timeAnswers() []string {
+	out := []string{"now", "any time", "as soon as possible", "later today", "later", "in an hour", "in half an hour"}
+	for _, p := range dayPeriod {
+		out = append(out, "this "+p, "tomorrow "+p, "in the "+p, "tomorrow in the "+p)
+		for _, d := range weekdays {
+			out = append(out, d+" "+p)
+		}
+	}
+	for _, h := range hours {
+		out = append(out, "after "+h, "before "+h, "at "+h, "around "+h, "after "+h+" o'clock", "at "+h+" o'clock", "at "+h+" pm", "at "+h+" am",
+			"in "+h+" hours", "tomorrow at "+h, "tomorrow after "+h)
+	}
+	for _, d := range weekdays {
+		out = append(out, d, "on "+d)
+	}
+	return out
+}
+
+// buildTTS returns the configured synthesizer and, for a hosted one, the
+// local voice as fallback for when the endpoint fails mid-call.
+func buildTTS(cfg Config) (tts.Synthesizer, tts.Synthesizer, error) {
+	if cfg.TTS == "openai" {
+		local, err := ttslocal.New(ttslocal.Config{})
+		if err != nil {
+			return nil, nil, err
+		}
+		return ttsopenai.New(ttsopenai.Config{BaseURL: cfg.OpenAIBaseURL, APIKey: cfg.OpenAIAPIKey, Model: cfg.TTSModel, Voice: cfg.TTSVoice}), local, nil
+	}
+	s, err := ttslocal.New(ttslocal.Config{Voice: cfg.TTSVoice})
+	if err != nil {
+		return nil, nil, &ConfigError{Field: "tts-voice", Reason: err.Error()}
+	}
+	return s, nil, nil
+}
+
+// echoEngine keeps the line useful when no dialog engine runs: it says what
+// it heard.
+type echoEngine struct{}
+
+func (echoEngine) NewConversation(context.Context, dialog.CallInfo) (dialog.Conversation, error) {
+	return echoConversation{}, nil
+}
+
+type echoConversation struct{}
+
+func (echoConversation) Greet(_ context.Context, emit func(string)) (dialog.Result, error) {
+	const t = "Hello, this is the Parley voicebot. The assistant is not configured, so I will repeat what you say."
+	emit(t)
+	return dialog.Result{Text: t}, nil
+}
+
+func (echoConversation) Respond(_ context.Context, in dialog.Input, emit func(string)) (dialog.Result, error) {
+	t := "You said: " + strings.TrimSpace(in.Text) + "."
+	if in.DTMF != "" {
+		t = "You pressed " + in.DTMF + "."
+	}
+	emit(t)
+	return dialog.Result{Text: t}, nil
+}
+
+func (echoConversation) Interrupted(string) {}
+
+// fallbackRecognizer decodes with primary (the deployment's grammar) and,
+// when that makes nothing of an utterance (speech the grammar cannot end
+// in decodes to an empty hypothesis), decodes the same audio again with
+// fallback (the open language model): an out-of-grammar caller gets
+// approximate words for the intent model rather than "I didn't catch that".
+type fallbackRecognizer struct {
+	primary, fallback asr.Recognizer
+}
+
+func (r fallbackRecognizer) NewStream(ctx context.Context) (asr.Stream, error) {
+	st, err := r.primary.NewStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &fallbackStream{r: r, primary: st}, nil
+}
+
+type fallbackStream struct {
+	r       fallbackRecognizer
+	primary asr.Stream
+	kept    []audio.Frame // the utterance, for the fallback
+}
+
+func (s *fallbackStream) Write(f audio.Frame) error {
+	s.kept = append(s.kept, f)
+	return s.primary.Write(f)
+}
+
+func (s *fallbackStream) Partial() string { return s.primary.Partial() }
+
+func (s *fallbackStream) Final(ctx context.Context) (asr.Result, error) {
+	res, err := s.primary.Final(ctx)
+	if err != nil || strings.TrimSpace(res.Text) != "" || len(s.kept) < 15 {
+		return res, err
+	}
+	fb, err := s.r.fallback.NewStream(ctx)
+	if err != nil {
+		return res, nil
+	}
+	defer fb.Close()
+	for _, f := range s.kept {
+		if err := fb.Write(f); err != nil {
+			return res, nil
+		}
+	}
+	if out, err := fb.Final(ctx); err == nil {
+		return out, nil
+	}
+	return res, nil
+}
+
+func (s *fallbackStream) Close() error { return s.primary.Close() }
+
+// Close frees both recognizers' decoders.
+func (r fallbackRecognizer) Close() {
+	for _, x := range []asr.Recognizer{r.primary, r.fallback} {
+		if c, ok := x.(interface{ Close() }); ok {
+			c.Close()
+		}
+	}
+}
