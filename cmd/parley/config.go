@@ -34,7 +34,7 @@ type Config struct {
 	TTS         string `name:"tts" help:"speech synthesis: local or openai"`
 	Embedder    string `name:"embedder" help:"knowledge-base embedder: local or openai"`
 
-	ASRMode          string        `name:"asr-mode" help:"with --asr local: grammar (the deployment's phrases, menus, digits, yes/no; exact when callers stay in it) or lm (open language model)"`
+	ASRMode          string        `name:"asr-mode" help:"with --asr local: grammar (the deployment's phrases, menus, digits, yes/no; exact when callers stay in it; every utterance is also decoded with a trigram model of the deployment's words, kept when the grammar's phrase disagrees with it) or lm (open language model)"`
 	ASRModel         string        `name:"asr-model" help:"with --asr openai: transcription model (default whisper-1)"`
 	TTSVoice         string        `name:"tts-voice" help:"voice: flite slt, kal16, kal, rms or awb with --tts local (default slt); the endpoint's voice with --tts openai (default alloy)"`
 	TTSModel         string        `name:"tts-model" help:"with --tts openai: speech model (default tts-1)"`

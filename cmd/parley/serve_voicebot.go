@@ -109,14 +109,14 @@ func buildASR(n *nodeEnv, dep *dialog.Deployment) (asr.Recognizer, error) {
 	if err != nil || lc.Mode != "grammar" {
 		return primary, err
 	}
-	// Speech the grammar makes nothing of is decoded again with the open
-	// language model (its decoders are made on first use).
-	open, err := asrlocal.New(asrlocal.Config{Mode: "lm"})
+	// Every utterance is also decoded with a trigram model of the
+	// deployment's words, which hears callers the grammar does not hold.
+	domain, err := asrlocal.New(asrlocal.Config{Mode: "lm", Corpus: deploymentCorpus(dep)})
 	if err != nil {
 		primary.Close()
 		return nil, err
 	}
-	return fallbackRecognizer{primary: primary, fallback: open}, nil
+	return crossCheckRecognizer{grammar: primary, domain: domain}, nil
 }
 
 // deploymentGrammar is the pocketsphinx JSGF grammar of what callers of dep
@@ -374,6 +374,157 @@ func (s *fallbackStream) Close() error { return s.primary.Close() }
 // Close frees both recognizers' decoders.
 func (r fallbackRecognizer) Close() {
 	for _, x := range []asr.Recognizer{r.primary, r.fallback} {
+		if c, ok := x.(interface{ Close() }); ok {
+			c.Close()
+		}
+	}
+}
+
+// deploymentCorpus is what the deployment's domain language model is
+// trained on (asrlocal.Config.Corpus): deploymentPhrases, every sentence of
+// its knowledge articles (callers describe problems in the help pages'
+// words), digit strings in which every digit follows every other (numbers
+// are read out in any order), the number carriers followed by digits,
+// yes/no and the small talk of any phone call.
+func deploymentCorpus(dep *dialog.Deployment) []string {
+	out := deploymentPhrases(dep)
+	if len(out) == 0 {
+		return nil
+	}
+	for _, a := range dep.Articles {
+		for _, l := range strings.Split(a.Body, "\n") {
+			out = append(out, splitSentences(strings.TrimLeft(strings.TrimSpace(l), "#*->| "))...)
+		}
+	}
+	digits := digitRun()
+	for i := 0; i+8 <= len(digits); i += 7 { // runs of 8 overlapping by one
+		run := strings.Join(digits[i:i+8], " ")
+		out = append(out, run)
+		out = append(out, numberCarriers[(i/7)%len(numberCarriers)]+" "+run)
+	}
+	for i := 0; i+16 <= len(digits); i += 15 {
+		run := strings.Join(digits[i:i+16], " ")
+		out = append(out, run, "my card number is "+run, "the card number is "+run)
+	}
+	out = append(out, confirmAnswers...)
+	return append(out, phoneTalk...)
+}
+
+// phoneTalk is what callers of any deployment say around their request.
+var phoneTalk = []string{"yes", "no", "yeah", "yep", "nope", "yes please", "no thanks", "no thank you", "correct", "that's right",
+	"hello", "hi", "hello there", "hi there", "thank you", "thanks", "thanks very much", "thank you very much", "goodbye", "bye", "bye bye",
+	"okay", "ok", "sorry", "sorry what was that", "can you repeat that", "say that again", "pardon", "hold on", "one moment",
+	"just a second", "i don't know", "i'm not sure", "that's all", "that's all thanks", "nothing else", "no that's all"}
+
+// digitRun is a sequence of digit words in which each digit is followed
+// once by every digit: a de Bruijn sequence over the ten digits and "oh".
+func digitRun() []string {
+	words := []string{"zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
+	// The Lyndon words of length 1 and 2 in order ("0", "0 1", "0 2", ...
+	// "1", "1 2", ...), concatenated, then the first digit again.
+	var seq []int
+	for a := range words {
+		seq = append(seq, a)
+		for b := a + 1; b < len(words); b++ {
+			seq = append(seq, a, b)
+		}
+	}
+	seq = append(seq, 0)
+	out := make([]string, len(seq))
+	for i, x := range seq {
+		out[i] = words[x]
+	}
+	return out
+}
+
+// splitSentences cuts prose at sentence ends.
+func splitSentences(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if (s[i] == '.' || s[i] == '?' || s[i] == '!' || s[i] == ':' || s[i] == ';') && (i+1 == len(s) || s[i+1] == ' ') {
+			if t := strings.TrimSpace(s[start:i]); t != "" {
+				out = append(out, t)
+			}
+			start = i + 1
+		}
+	}
+	if t := strings.TrimSpace(s[start:]); t != "" {
+		out = append(out, t)
+	}
+	return out
+}
+
+// crossCheckRecognizer decodes every utterance with the deployment's
+// grammar and with its domain language model (a trigram model of the
+// same words, in any order) and keeps the grammar's words unless fewer
+// than half of them are among the language model's: the grammar is exact
+// on what it holds but forces a caller outside it onto its nearest phrase
+// ("my broadband is really slow in the evenings" -> "my bill went up"),
+// which the language model's decode then contradicts. Twice the decoding
+// CPU of the grammar alone.
+type crossCheckRecognizer struct {
+	grammar, domain asr.Recognizer
+}
+
+func (r crossCheckRecognizer) NewStream(ctx context.Context) (asr.Stream, error) {
+	g, err := r.grammar.NewStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d, err := r.domain.NewStream(ctx)
+	if err != nil {
+		g.Close()
+		return nil, err
+	}
+	return &crossCheckStream{g: g, d: d}, nil
+}
+
+type crossCheckStream struct{ g, d asr.Stream }
+
+func (s *crossCheckStream) Write(f audio.Frame) error {
+	if err := s.g.Write(f); err != nil {
+		return err
+	}
+	return s.d.Write(f)
+}
+
+func (s *crossCheckStream) Partial() string { return s.g.Partial() }
+
+func (s *crossCheckStream) Final(ctx context.Context) (asr.Result, error) {
+	g, err := s.g.Final(ctx)
+	if err != nil {
+		return g, err
+	}
+	d, err := s.d.Final(ctx)
+	if err != nil || d.Text == "" {
+		return g, nil
+	}
+	gw := strings.Fields(g.Text)
+	in := map[string]bool{}
+	for _, w := range strings.Fields(d.Text) {
+		in[w] = true
+	}
+	shared := 0
+	for _, w := range gw {
+		if in[w] {
+			shared++
+		}
+	}
+	if len(gw) > 0 && 2*shared >= len(gw) {
+		return g, nil
+	}
+	return d, nil
+}
+
+func (s *crossCheckStream) Close() error {
+	s.g.Close()
+	return s.d.Close()
+}
+
+// Close frees both recognizers' decoders.
+func (r crossCheckRecognizer) Close() {
+	for _, x := range []asr.Recognizer{r.grammar, r.domain} {
 		if c, ok := x.(interface{ Close() }); ok {
 			c.Close()
 		}

@@ -61,6 +61,14 @@ type Config struct {
 	Mode string
 	// Grammar is the JSGF text for grammar mode (see BuildGrammar).
 	Grammar string
+	// Corpus, in lm mode, replaces the open model en-us.lm.bin with a
+	// trigram model trained on these utterances (the deployment's phrases:
+	// see BuildLanguageModel): any sequence of their words is possible,
+	// unlike the grammar's whole phrases.
+	Corpus []string
+	// arpa is the language model built from Corpus, written to a
+	// temporary file for each decoder ps_init loads.
+	arpa string
 	// ModelDir holds en-us/, cmudict-en-us.dict and en-us.lm.bin; default DefaultModelDir.
 	ModelDir string
 	// MaxDecoders bounds the decoders kept (each holds the acoustic model,
@@ -114,6 +122,15 @@ func New(cfg Config) (*Recognizer, error) {
 	if cfg.MaxUtteranceFrames <= 0 {
 		cfg.MaxUtteranceFrames = 30 * 50
 	}
+	if cfg.Mode == "lm" && len(cfg.Corpus) > 0 {
+		dict, err := LoadDictionary(cfg.ModelDir)
+		if err != nil {
+			return nil, err
+		}
+		if cfg.arpa, err = BuildLanguageModel(cfg.Corpus, dict, 3); err != nil {
+			return nil, err
+		}
+	}
 	for _, f := range []string{"en-us/mdef", "cmudict-en-us.dict"} {
 		if _, err := os.Stat(filepath.Join(cfg.ModelDir, f)); err != nil {
 			return nil, fmt.Errorf("asr local: model file missing (install pocketsphinx-en-us): %w", err)
@@ -139,7 +156,24 @@ func (r *Recognizer) newDecoder() (*decoder, error) {
 	defer C.free(unsafe.Pointer(dict))
 	var lm *C.char
 	if r.cfg.Mode == "lm" {
-		lm = C.CString(filepath.Join(r.cfg.ModelDir, "en-us.lm.bin"))
+		path := filepath.Join(r.cfg.ModelDir, "en-us.lm.bin")
+		if r.cfg.arpa != "" {
+			// ps_init reads the model from a file and keeps no handle on it.
+			f, err := os.CreateTemp("", "parley-lm-*.arpa")
+			if err != nil {
+				return nil, fmt.Errorf("asr local: language model file: %w", err)
+			}
+			defer os.Remove(f.Name())
+			_, err = f.WriteString(r.cfg.arpa)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return nil, fmt.Errorf("asr local: language model file: %w", err)
+			}
+			path = f.Name()
+		}
+		lm = C.CString(path)
 		defer C.free(unsafe.Pointer(lm))
 	}
 	config := C.parley_config(hmm, dict, lm)
