@@ -8,6 +8,10 @@ import (
 
 	"github.com/parley-cc/parley/gateway/dialplan"
 	"github.com/parley-cc/parley/gateway/rtp/audio"
+	"github.com/parley-cc/parley/gateway/rtp/media"
+	"github.com/parley-cc/parley/gateway/sip"
+	"github.com/parley-cc/parley/gateway/webrtc"
+	"github.com/parley-cc/parley/routing/acd"
 	"github.com/parley-cc/parley/voicebot"
 	"github.com/parley-cc/parley/voicebot/asr"
 	asrlocal "github.com/parley-cc/parley/voicebot/asr/local"
@@ -53,6 +57,11 @@ func startVoicebot(ctx context.Context, n *nodeEnv) (*running, error) {
 		Metrics: voicebot.NewMetrics(n.Reg), Log: n.Log,
 		Turn: turn.Config{Silence: n.Cfg.EndOfTurnSilence},
 	}
+	lang := "en"
+	if dep != nil && dep.Language != "" {
+		lang = dep.Language
+	}
+	cfg.CallInfo = func(call media.Call) dialog.CallInfo { return callInfo(call, lang) }
 	if n.Node != nil {
 		cfg.Turns = n.Node.Calls()
 	}
@@ -529,4 +538,22 @@ func (r crossCheckRecognizer) Close() {
 			c.Close()
 		}
 	}
+}
+
+// callInfo tells the dialog who is calling: a SIP caller's number (so "call
+// me back on this number" and the caller's own number in flows work), the
+// number dialled, and the channel.
+func callInfo(call media.Call, lang string) dialog.CallInfo {
+	info := dialog.CallInfo{CallID: call.ID(), Channel: "sip", Language: lang}
+	switch c := call.(type) {
+	case *sip.Call:
+		if c.Inbound() {
+			info.From, info.To = acd.CallerNumber(c.From()), c.Destination()
+		} else { // a campaign's call: the customer is the far end
+			info.From, info.To = acd.CallerNumber(c.To()), acd.CallerNumber(c.From())
+		}
+	case *webrtc.Leg:
+		info.Channel = "webrtc"
+	}
+	return info
 }
