@@ -12,7 +12,6 @@ import (
 
 	"github.com/parley-cc/parley/gateway/rtp/audio"
 	"github.com/parley-cc/parley/voicebot"
-	asrlocal "github.com/parley-cc/parley/voicebot/asr/local"
 	"github.com/parley-cc/parley/voicebot/dialog"
 	"github.com/parley-cc/parley/voicebot/loadtest"
 	"github.com/parley-cc/parley/voicebot/tts"
@@ -29,8 +28,9 @@ func init() {
 var benchCallerIntents = []string{"wifi_password", "slow_internet", "opening_hours", "router_help", "mobile_roaming", "check_balance", "plans_upgrade"}
 
 // benchVoicebot runs calls of synthesized callers (flite kal16) against
-// voicebots on the local stack (pocketsphinx grammar from the deployment,
-// the local dialog engine, flite), in steps of more concurrent calls, and
+// voicebots on the local stack (the recognizer serve runs: the deployment's
+// grammar cross-checked by its trigram model; the local dialog engine;
+// flite), in steps of more concurrent calls, and
 // prints per step the platform overhead per turn (end of turn to first
 // reply frame out, minus the time inside ASR, dialog and TTS) and voice to
 // voice latency. The knee is the last step whose overhead p99 stays
@@ -78,8 +78,7 @@ func benchVoicebot(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "parley bench voicebot: %v\n", err)
 		return 1
 	}
-	grammar, err := deploymentGrammar(dep, quiet)
-	if err != nil || grammar == "" {
+	if g, err := deploymentGrammar(dep, quiet); err != nil || g == "" {
 		fmt.Fprintf(stderr, "parley bench voicebot: no ASR grammar from the deployment (%v)\n", err)
 		return 1
 	}
@@ -122,7 +121,7 @@ func benchVoicebot(args []string, stdout, stderr io.Writer) int {
 	var rows [][]string
 	knee, passed := 0, false // the last step under the limit before the first one over it
 	for _, calls := range levels {
-		rec, err := asrlocal.New(asrlocal.Config{Grammar: grammar, MaxDecoders: calls})
+		rec, err := localBotRecognizer(dep, "grammar", calls, quiet) // what serve runs
 		if err != nil {
 			fmt.Fprintf(stderr, "parley bench voicebot: %v\n", err)
 			return 1
@@ -137,7 +136,7 @@ func benchVoicebot(args []string, stdout, stderr io.Writer) int {
 				}
 			},
 		})
-		rec.Close()
+		rec.(interface{ Close() }).Close()
 		if err != nil {
 			fmt.Fprintf(stderr, "parley bench voicebot: %v\n", err)
 			return 1

@@ -102,14 +102,23 @@ func buildASR(n *nodeEnv, dep *dialog.Deployment) (asr.Recognizer, error) {
 		}
 		return asropenai.New(asropenai.Config{BaseURL: n.Cfg.OpenAIBaseURL, APIKey: n.Cfg.OpenAIAPIKey, Model: n.Cfg.ASRModel, Language: lang}), nil
 	}
-	lc := asrlocal.Config{Mode: n.Cfg.ASRMode}
-	if n.Cfg.ASRMode == "grammar" {
-		g, err := deploymentGrammar(dep, n.Log)
+	return localBotRecognizer(dep, n.Cfg.ASRMode, 0, n.Log)
+}
+
+// localBotRecognizer is the offline recognizer of a deployment's bot (what
+// serve runs, and what `parley bench voicebot` measures): in mode
+// "grammar" the deployment's grammar cross-checked by a trigram model of
+// its words, each pool holding up to maxDecoders (0: the default); in mode
+// "lm" the open model.
+func localBotRecognizer(dep *dialog.Deployment, mode string, maxDecoders int, log *slog.Logger) (asr.Recognizer, error) {
+	lc := asrlocal.Config{Mode: mode, MaxDecoders: maxDecoders}
+	if mode == "grammar" {
+		g, err := deploymentGrammar(dep, log)
 		if err != nil {
 			return nil, err
 		}
 		if g == "" {
-			n.Log.Warn("voicebot: no deployment phrases for the ASR grammar; using the open language model")
+			log.Warn("voicebot: no deployment phrases for the ASR grammar; using the open language model")
 			lc.Mode = "lm"
 		}
 		lc.Grammar = g
@@ -120,7 +129,7 @@ func buildASR(n *nodeEnv, dep *dialog.Deployment) (asr.Recognizer, error) {
 	}
 	// Every utterance is also decoded with a trigram model of the
 	// deployment's words, which hears callers the grammar does not hold.
-	domain, err := asrlocal.New(asrlocal.Config{Mode: "lm", Corpus: deploymentCorpus(dep)})
+	domain, err := asrlocal.New(asrlocal.Config{Mode: "lm", Corpus: deploymentCorpus(dep), MaxDecoders: maxDecoders})
 	if err != nil {
 		primary.Close()
 		return nil, err
