@@ -350,3 +350,22 @@ func spokenWords(text string) string {
 	}
 	return strings.Join(strings.Fields(b.String()), " ")
 }
+
+// The cross-check keeps the grammar's words when the language model heard
+// most of them, and takes the model's when the grammar forced the caller
+// onto a phrase the model contradicts.
+func TestCrossCheckKeepsTheGrammarOnlyWhenTheModelAgrees(t *testing.T) {
+	for _, c := range []struct {
+		grammar, lm string
+		keep        bool
+	}{
+		{"four one two seven", "four one to seven", true}, // digits: the grammar is exact
+		{"i want to speak to a human please", "i want to speak to a real person please", true},
+		{"my bill went up please", "my broadband is really slow in the evening", false}, // out of grammar
+		{"", "anything", false},
+	} {
+		if got := keepGrammar(c.grammar, c.lm); got != c.keep {
+			t.Errorf("keepGrammar(%q, %q) = %v, want %v", c.grammar, c.lm, got, c.keep)
+		}
+	}
+}

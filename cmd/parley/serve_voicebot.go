@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/parley-cc/parley/gateway/dialplan"
@@ -518,21 +519,26 @@ func (s *crossCheckStream) Final(ctx context.Context) (asr.Result, error) {
 	if err != nil || d.Text == "" {
 		return g, nil
 	}
-	gw := strings.Fields(g.Text)
-	in := map[string]bool{}
-	for _, w := range strings.Fields(d.Text) {
-		in[w] = true
-	}
-	shared := 0
-	for _, w := range gw {
-		if in[w] {
-			shared++
-		}
-	}
-	if len(gw) > 0 && 2*shared >= len(gw) {
+	if keepGrammar(g.Text, d.Text) {
 		return g, nil
 	}
 	return d, nil
+}
+
+// keepGrammar tells whether the grammar's words stand against the
+// language model's: at least half of them were also heard. Otherwise the
+// grammar forced the caller onto its nearest phrase and the model's decode
+// contradicts it ("my bill went up" for "my broadband is really slow in
+// the evenings").
+func keepGrammar(grammar, lm string) bool {
+	gw, lw := strings.Fields(grammar), strings.Fields(lm)
+	shared := 0
+	for _, w := range gw {
+		if slices.Contains(lw, w) {
+			shared++
+		}
+	}
+	return len(gw) > 0 && 2*shared >= len(gw)
 }
 
 func (s *crossCheckStream) Close() error {
