@@ -511,12 +511,21 @@ func (s *crossCheckStream) Write(f audio.Frame) error {
 func (s *crossCheckStream) Partial() string { return s.g.Partial() }
 
 func (s *crossCheckStream) Final(ctx context.Context) (asr.Result, error) {
+	// Both decoders finish their utterance at once (the language model's
+	// end-of-utterance passes are the longer).
+	var d asr.Result
+	var derr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		d, derr = s.d.Final(ctx)
+	}()
 	g, err := s.g.Final(ctx)
+	<-done
 	if err != nil {
 		return g, err
 	}
-	d, err := s.d.Final(ctx)
-	if err != nil || d.Text == "" {
+	if derr != nil || d.Text == "" {
 		return g, nil
 	}
 	if keepGrammar(g.Text, d.Text) {
