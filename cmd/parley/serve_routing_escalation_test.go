@@ -321,7 +321,9 @@ func TestVIPCallerAnsweredFirstOverSIP(t *testing.T) {
 	// Nobody free: the bot first offers a callback (expected wait over 3
 	// minutes); the caller says no and is transferred.
 	person := []utterance{{"let me talk to a person", 8 * time.Second}, {"no", 3 * time.Second}}
-	normalDone := sipCaller(t, n, "+447700900222", 40*time.Second, person...)
+	// The first caller stays until after the VIP's call (placed later) has
+	// ended, so it is still waiting for the second offer.
+	normalDone := sipCaller(t, n, "+447700900222", 85*time.Second, person...)
 	n.waitQueue(t, "first caller", 30*time.Second, func(w int, _ []queueContact) bool { return w == 1 })
 	vipDone := sipCaller(t, n, "447700900111", 40*time.Second, person...) // stored with "+": matched either way
 	var normalCall string

@@ -2,6 +2,7 @@ package media
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 
@@ -111,7 +112,13 @@ func (b *Bridge) pump(ctx context.Context, from, to Call, ch wav.Channel, finish
 				case <-to.Done():
 					finish(to)
 				default:
-					finish(nil)
+					// A leg that hung up can fail a write before its Done
+					// closes: it still ended the bridge.
+					if errors.Is(err, ErrHungUp) {
+						finish(to)
+					} else {
+						finish(nil)
+					}
 				}
 				return
 			}
