@@ -369,3 +369,66 @@ func TestCrossCheckKeepsTheGrammarOnlyWhenTheModelAgrees(t *testing.T) {
 		}
 	}
 }
+
+// fallbackRecognizer (what serve built before the cross-check, kept as
+// a variant to measure against) decodes with primary (the deployment's grammar) and,
+// when that makes nothing of an utterance (speech the grammar cannot end
+// in decodes to an empty hypothesis), decodes the same audio again with
+// fallback (the open language model): an out-of-grammar caller gets
+// approximate words for the intent model rather than "I didn't catch that".
+type fallbackRecognizer struct {
+	primary, fallback asr.Recognizer
+}
+
+func (r fallbackRecognizer) NewStream(ctx context.Context) (asr.Stream, error) {
+	st, err := r.primary.NewStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &fallbackStream{r: r, primary: st}, nil
+}
+
+type fallbackStream struct {
+	r       fallbackRecognizer
+	primary asr.Stream
+	kept    []audio.Frame // the utterance, for the fallback
+}
+
+func (s *fallbackStream) Write(f audio.Frame) error {
+	s.kept = append(s.kept, f)
+	return s.primary.Write(f)
+}
+
+func (s *fallbackStream) Partial() string { return s.primary.Partial() }
+
+func (s *fallbackStream) Final(ctx context.Context) (asr.Result, error) {
+	res, err := s.primary.Final(ctx)
+	if err != nil || strings.TrimSpace(res.Text) != "" || len(s.kept) < 15 {
+		return res, err
+	}
+	fb, err := s.r.fallback.NewStream(ctx)
+	if err != nil {
+		return res, nil
+	}
+	defer fb.Close()
+	for _, f := range s.kept {
+		if err := fb.Write(f); err != nil {
+			return res, nil
+		}
+	}
+	if out, err := fb.Final(ctx); err == nil {
+		return out, nil
+	}
+	return res, nil
+}
+
+func (s *fallbackStream) Close() error { return s.primary.Close() }
+
+// Close frees both recognizers' decoders.
+func (r fallbackRecognizer) Close() {
+	for _, x := range []asr.Recognizer{r.primary, r.fallback} {
+		if c, ok := x.(interface{ Close() }); ok {
+			c.Close()
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/parley-cc/parley/gateway/rtp/media"
 	"github.com/parley-cc/parley/gateway/sip"
 	"github.com/parley-cc/parley/gateway/webrtc"
+	"github.com/parley-cc/parley/knowledge"
 	"github.com/parley-cc/parley/routing/acd"
 	"github.com/parley-cc/parley/voicebot"
 	"github.com/parley-cc/parley/voicebot/asr"
@@ -337,68 +338,6 @@ func (echoConversation) Respond(_ context.Context, in dialog.Input, emit func(st
 
 func (echoConversation) Interrupted(string) {}
 
-// fallbackRecognizer decodes with primary (the deployment's grammar) and,
-// when that makes nothing of an utterance (speech the grammar cannot end
-// in decodes to an empty hypothesis), decodes the same audio again with
-// fallback (the open language model): an out-of-grammar caller gets
-// approximate words for the intent model rather than "I didn't catch that".
-type fallbackRecognizer struct {
-	primary, fallback asr.Recognizer
-}
-
-func (r fallbackRecognizer) NewStream(ctx context.Context) (asr.Stream, error) {
-	st, err := r.primary.NewStream(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &fallbackStream{r: r, primary: st}, nil
-}
-
-type fallbackStream struct {
-	r       fallbackRecognizer
-	primary asr.Stream
-	kept    []audio.Frame // the utterance, for the fallback
-}
-
-func (s *fallbackStream) Write(f audio.Frame) error {
-	s.kept = append(s.kept, f)
-	return s.primary.Write(f)
-}
-
-func (s *fallbackStream) Partial() string { return s.primary.Partial() }
-
-func (s *fallbackStream) Final(ctx context.Context) (asr.Result, error) {
-	res, err := s.primary.Final(ctx)
-	if err != nil || strings.TrimSpace(res.Text) != "" || len(s.kept) < 15 {
-		return res, err
-	}
-	fb, err := s.r.fallback.NewStream(ctx)
-	if err != nil {
-		return res, nil
-	}
-	defer fb.Close()
-	for _, f := range s.kept {
-		if err := fb.Write(f); err != nil {
-			return res, nil
-		}
-	}
-	if out, err := fb.Final(ctx); err == nil {
-		return out, nil
-	}
-	return res, nil
-}
-
-func (s *fallbackStream) Close() error { return s.primary.Close() }
-
-// Close frees both recognizers' decoders.
-func (r fallbackRecognizer) Close() {
-	for _, x := range []asr.Recognizer{r.primary, r.fallback} {
-		if c, ok := x.(interface{ Close() }); ok {
-			c.Close()
-		}
-	}
-}
-
 // deploymentCorpus is what the deployment's domain language model is
 // trained on (asrlocal.Config.Corpus): deploymentPhrases, every sentence of
 // its knowledge articles (callers describe problems in the help pages'
@@ -412,7 +351,7 @@ func deploymentCorpus(dep *dialog.Deployment) []string {
 	}
 	for _, a := range dep.Articles {
 		for _, l := range strings.Split(a.Body, "\n") {
-			out = append(out, splitSentences(strings.TrimLeft(strings.TrimSpace(l), "#*->| "))...)
+			out = append(out, knowledge.SplitSentences(strings.TrimLeft(strings.TrimSpace(l), "#*->| "))...)
 		}
 	}
 	digits := digitRun()
@@ -452,24 +391,6 @@ func digitRun() []string {
 	out := make([]string, len(seq))
 	for i, x := range seq {
 		out[i] = words[x]
-	}
-	return out
-}
-
-// splitSentences cuts prose at sentence ends.
-func splitSentences(s string) []string {
-	var out []string
-	start := 0
-	for i := 0; i < len(s); i++ {
-		if (s[i] == '.' || s[i] == '?' || s[i] == '!' || s[i] == ':' || s[i] == ';') && (i+1 == len(s) || s[i+1] == ' ') {
-			if t := strings.TrimSpace(s[start:i]); t != "" {
-				out = append(out, t)
-			}
-			start = i + 1
-		}
-	}
-	if t := strings.TrimSpace(s[start:]); t != "" {
-		out = append(out, t)
 	}
 	return out
 }
